@@ -1,0 +1,80 @@
+import type { IndexEntry } from '../search/index-entries.js';
+
+/**
+ * The persistence port. Adapters (store/sqlite, store/mongo) implement it; nothing above store/
+ * knows which one is in use. FHIR semantics (what If-Match means, when a read is a 410) are decided
+ * by the engine in resources/; a store keeps versions and renders queries.
+ */
+
+export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One version of one resource, as stored. */
+export interface ResourceVersion {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  /** ISO 8601 instant with milliseconds, UTC. */
+  lastUpdated: string;
+  /** True for the tombstone version written by a delete. */
+  deleted: boolean;
+  /** The interaction that produced this version (history's Bundle.entry.request.method). */
+  method: WriteMethod;
+  /** The resource JSON exactly as stored (includes meta.versionId/lastUpdated); absent for tombstones. */
+  json?: string;
+}
+
+export interface WriteOp {
+  resourceType: string;
+  id: string;
+  /** Must be exactly one more than the current version (1 for a new resource): optimistic concurrency. */
+  versionId: number;
+  lastUpdated: string;
+  method: WriteMethod;
+  /** Serialized resource; undefined writes a tombstone (delete). */
+  json?: string;
+  /** Search index entries for the new version; ignored for tombstones. */
+  entries: IndexEntry[];
+}
+
+export interface HistoryQuery {
+  resourceType?: string;
+  id?: string;
+  /** Only versions written at or after this instant (epoch ms). */
+  since?: number;
+  /** Only versions current at some point within [low, high] (epoch ms, inclusive). */
+  at?: { low: number; high: number };
+  count: number;
+  /** Opaque cursor from a previous page's nextCursor. */
+  cursor?: string;
+}
+
+export interface HistoryPage {
+  /** Newest first. */
+  versions: ResourceVersion[];
+  /** Present when more versions follow. */
+  nextCursor?: string;
+  /** All versions matching the query (ignoring count and cursor). */
+  total: number;
+}
+
+export interface StoreReader {
+  /** The current version (a tombstone if deleted), or undefined if the resource never existed. */
+  read(resourceType: string, id: string): Promise<ResourceVersion | undefined>;
+  vread(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined>;
+  history(query: HistoryQuery): Promise<HistoryPage>;
+}
+
+export interface StoreTx extends StoreReader {
+  /** Writes one version with its index entries. Throws a 409 FhirError if versionId is not current+1. */
+  write(op: WriteOp): Promise<void>;
+}
+
+export interface Store extends StoreReader {
+  /**
+   * Runs fn in one atomic, durable transaction: everything it writes commits together when fn
+   * resolves (and is on disk before the returned promise resolves), or nothing does if it throws.
+   * Reads inside fn see fn's own writes; reads outside never see uncommitted data.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,223 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { errors } from '../../fhir/errors.js';
+import type { IndexEntry } from '../../search/index-entries.js';
+import type { HistoryPage, HistoryQuery, ResourceVersion, Store, StoreReader, StoreTx, WriteMethod, WriteOp } from '../port.js';
+import { INDEX_TABLES, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; its folder is created if missing. */
+  file: string;
+  /**
+   * PRAGMA synchronous. FULL (default) fsyncs the WAL on every commit, so an acknowledged write
+   * survives a power cut as well as kill -9. NORMAL survives kill -9 only.
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+interface VersionRow {
+  type: string;
+  id: string;
+  version: number;
+  last_updated: string;
+  method: string;
+  deleted: number;
+  json: string | null;
+  seq: number;
+}
+
+function toVersion(row: VersionRow): ResourceVersion {
+  const v: ResourceVersion = {
+    resourceType: row.type,
+    id: row.id,
+    versionId: row.version,
+    lastUpdated: row.last_updated,
+    deleted: row.deleted === 1,
+    method: row.method as WriteMethod,
+  };
+  if (row.json !== null) v.json = row.json;
+  return v;
+}
+
+const VERSION_COLUMNS = 'h.seq, h.type, h.id, h.version, h.last_updated, h.method, h.deleted, h.json';
+
+/** Statements that read; prepared once per connection. */
+class Reads implements StoreReader {
+  private readonly current: Database.Statement;
+  private readonly version: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.current = db.prepare(`SELECT ${VERSION_COLUMNS} FROM resources r JOIN history h ON h.seq = r.seq WHERE r.type = ? AND r.id = ?`);
+    this.version = db.prepare(`SELECT ${VERSION_COLUMNS} FROM history h WHERE h.type = ? AND h.id = ? AND h.version = ?`);
+  }
+
+  async read(resourceType: string, id: string): Promise<ResourceVersion | undefined> {
+    const row = this.current.get(resourceType, id) as VersionRow | undefined;
+    return row && toVersion(row);
+  }
+
+  async vread(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined> {
+    const row = this.version.get(resourceType, id, versionId) as VersionRow | undefined;
+    return row && toVersion(row);
+  }
+
+  async history(q: HistoryQuery): Promise<HistoryPage> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.resourceType !== undefined) { where.push('h.type = ?'); args.push(q.resourceType); }
+    if (q.id !== undefined) { where.push('h.id = ?'); args.push(q.id); }
+    if (q.since !== undefined) { where.push('h.updated_ms >= ?'); args.push(q.since); }
+    if (q.at !== undefined) {
+      where.push('h.updated_ms <= ? AND (h.superseded_ms IS NULL OR h.superseded_ms > ?)');
+      args.push(q.at.high, q.at.low);
+    }
+    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM history h ${filter}`).get(...args) as { n: number }).n;
+
+    const cursor = q.cursor === undefined ? undefined : Number(q.cursor);
+    const pageWhere = cursor === undefined ? filter : `${filter ? `${filter} AND` : 'WHERE'} h.seq < ?`;
+    const pageArgs = cursor === undefined ? args : [...args, cursor];
+    const rows = this.db
+      .prepare(`SELECT ${VERSION_COLUMNS} FROM history h ${pageWhere} ORDER BY h.seq DESC LIMIT ?`)
+      .all(...pageArgs, q.count + 1) as VersionRow[];
+    const page: HistoryPage = { versions: rows.slice(0, q.count).map(toVersion), total };
+    if (rows.length > q.count && q.count > 0) page.nextCursor = String(rows[q.count - 1].seq);
+    return page;
+  }
+}
+
+/** Statements that write; only on the writer connection. */
+class Writes {
+  private readonly currentVersion: Database.Statement;
+  private readonly insertHistory: Database.Statement;
+  private readonly supersede: Database.Statement;
+  private readonly upsertCurrent: Database.Statement;
+  private readonly clearIndex: Database.Statement[];
+  private readonly insertIndex: Record<IndexEntry['kind'], Database.Statement>;
+
+  constructor(db: Database.Database) {
+    this.currentVersion = db.prepare('SELECT version, seq FROM resources WHERE type = ? AND id = ?');
+    this.insertHistory = db.prepare(
+      'INSERT INTO history (type, id, version, last_updated, updated_ms, method, deleted, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.supersede = db.prepare('UPDATE history SET superseded_ms = ? WHERE seq = ?');
+    this.upsertCurrent = db.prepare(
+      'INSERT INTO resources (type, id, seq, version, deleted) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (type, id) DO UPDATE SET seq = excluded.seq, version = excluded.version, deleted = excluded.deleted',
+    );
+    this.clearIndex = INDEX_TABLES.map((t) => db.prepare(`DELETE FROM ${t} WHERE type = ? AND id = ?`));
+    this.insertIndex = {
+      string: db.prepare('INSERT INTO idx_string (type, id, param, value, exact) VALUES (?, ?, ?, ?, ?)'),
+      token: db.prepare('INSERT INTO idx_token (type, id, param, system, code, text) VALUES (?, ?, ?, ?, ?, ?)'),
+      date: db.prepare('INSERT INTO idx_date (type, id, param, low, high) VALUES (?, ?, ?, ?, ?)'),
+      number: db.prepare('INSERT INTO idx_number (type, id, param, value) VALUES (?, ?, ?, ?)'),
+      quantity: db.prepare('INSERT INTO idx_quantity (type, id, param, value, system, code, unit) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      reference: db.prepare('INSERT INTO idx_reference (type, id, param, target_type, target_id, target_version, url) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      uri: db.prepare('INSERT INTO idx_uri (type, id, param, value) VALUES (?, ?, ?, ?)'),
+    };
+  }
+
+  write(op: WriteOp): void {
+    const current = this.currentVersion.get(op.resourceType, op.id) as { version: number; seq: number } | undefined;
+    const expected = (current?.version ?? 0) + 1;
+    if (op.versionId !== expected) {
+      throw errors.conflict(`Version conflict on ${op.resourceType}/${op.id}: expected to write version ${expected}, not ${op.versionId}`);
+    }
+    const updatedMs = Date.parse(op.lastUpdated);
+    const deleted = op.json === undefined;
+    const seq = Number(
+      this.insertHistory.run(op.resourceType, op.id, op.versionId, op.lastUpdated, updatedMs, op.method, deleted ? 1 : 0, op.json ?? null)
+        .lastInsertRowid,
+    );
+    if (current) this.supersede.run(updatedMs, current.seq);
+    this.upsertCurrent.run(op.resourceType, op.id, seq, op.versionId, deleted ? 1 : 0);
+    for (const stmt of this.clearIndex) stmt.run(op.resourceType, op.id);
+    if (!deleted) for (const e of op.entries) this.index(op.resourceType, op.id, e);
+  }
+
+  private index(type: string, id: string, e: IndexEntry): void {
+    switch (e.kind) {
+      case 'string': this.insertIndex.string.run(type, id, e.param, e.value, e.exact); break;
+      case 'token': this.insertIndex.token.run(type, id, e.param, e.system, e.code, e.text); break;
+      case 'date': this.insertIndex.date.run(type, id, e.param, e.low, e.high); break;
+      case 'number': this.insertIndex.number.run(type, id, e.param, e.value); break;
+      case 'quantity': this.insertIndex.quantity.run(type, id, e.param, e.value, e.system, e.code, e.unit); break;
+      case 'reference': this.insertIndex.reference.run(type, id, e.param, e.targetType, e.targetId, e.targetVersion, e.url); break;
+      case 'uri': this.insertIndex.uri.run(type, id, e.param, e.value); break;
+    }
+  }
+}
+
+/**
+ * The embedded store: better-sqlite3 in WAL mode.
+ *
+ * Two connections: the writer runs transactions one at a time (a promise-chain mutex, because a
+ * transaction's callback is async and other requests must not slip statements into it), and the
+ * reader serves everything else from the last committed snapshot, so no request ever sees another's
+ * uncommitted writes.
+ */
+export class SqliteStore implements Store {
+  private readonly writer: Database.Database;
+  private readonly reader: Database.Database;
+  private readonly reads: Reads;
+  private readonly writerReads: Reads;
+  private readonly writes: Writes;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(dirname(options.file), { recursive: true });
+    this.writer = new Database(options.file);
+    this.writer.pragma('journal_mode = WAL');
+    this.writer.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    this.writer.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.reader = new Database(options.file, { readonly: true });
+    this.reader.pragma('busy_timeout = 5000');
+    this.reads = new Reads(this.reader);
+    this.writerReads = new Reads(this.writer);
+    this.writes = new Writes(this.writer);
+  }
+
+  private migrate(): void {
+    const version = this.writer.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`Database schema version ${version} is newer than this vertebra (${SCHEMA_VERSION}); refusing to open it`);
+    }
+    this.writer.exec(SCHEMA_SQL);
+    this.writer.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }
+
+  read(resourceType: string, id: string) { return this.reads.read(resourceType, id); }
+  vread(resourceType: string, id: string, versionId: number) { return this.reads.vread(resourceType, id, versionId); }
+  history(query: HistoryQuery) { return this.reads.history(query); }
+
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const tx: StoreTx = {
+        read: (t, i) => this.writerReads.read(t, i),
+        vread: (t, i, v) => this.writerReads.vread(t, i, v),
+        history: (q) => this.writerReads.history(q),
+        write: async (op) => this.writes.write(op),
+      };
+      this.writer.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(tx);
+        this.writer.exec('COMMIT');
+        return result;
+      } catch (e) {
+        if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
+        throw e;
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.reader.close();
+    this.writer.close();
+  }
+}

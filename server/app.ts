@@ -1,0 +1,73 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { errors, FhirError } from '../fhir/errors.js';
+import type { InteractionEngine } from '../resources/engine.js';
+import type { Config } from './config.js';
+import { requestIds } from './request-id.js';
+import { negotiate, sendFhir } from './representation.js';
+import { fhirRoutes } from './routes.js';
+
+export interface AppDeps {
+  config: Config;
+  engine: InteractionEngine;
+  logger: Logger;
+}
+
+/** body-parser signals its own failures with these types; each has a FHIR answer. */
+function bodyParserError(err: { type?: string; status?: number }): FhirError | undefined {
+  switch (err.type) {
+    case 'entity.too.large': return errors.payloadTooLarge('The request body is larger than this server accepts');
+    case 'encoding.unsupported':
+    case 'charset.unsupported': return errors.unsupportedMediaType('The request body encoding is not supported');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'entity.verify.failed': return errors.badRequest('The request body could not be read');
+    default: return undefined;
+  }
+}
+
+export function createApp({ config, engine, logger }: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false); // ETags are FHIR versions, set by the routes; never a hash of the body.
+  const startedAt = new Date().toISOString();
+
+  app.use(requestIds);
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      // The route template, not the URL: URLs carry patient identifiers (NHS numbers), which must
+      // not reach info-level logs. The full URL is logged at debug level only.
+      logger.info({
+        reqId: res.locals.requestId, method: req.method, route: `${req.baseUrl}${req.route?.path ?? ''}`,
+        status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6,
+      }, 'request');
+      logger.debug({ reqId: res.locals.requestId, url: req.originalUrl }, 'request url');
+    });
+    next();
+  });
+  app.use((req, res, next) => {
+    res.locals.mediaType = negotiate(req);
+    next();
+  });
+  app.use(express.raw({ type: () => true, limit: config.maxBodyBytes }));
+  app.use('/fhir', fhirRoutes(engine, config, startedAt));
+  app.use((req) => {
+    throw errors.notFound(`No FHIR endpoint at ${req.path}`);
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let fhirError = err instanceof FhirError ? err : bodyParserError(err as { type?: string });
+    if (!fhirError) {
+      logger.error({ reqId: res.locals.requestId, err }, 'unexpected error');
+      fhirError = errors.internal();
+    } else if (fhirError.status >= 500) {
+      logger.error({ reqId: res.locals.requestId, err }, 'server error');
+    }
+    if (res.headersSent) return;
+    for (const [k, v] of Object.entries(fhirError.headers)) res.setHeader(k, v);
+    // A 406 means the client cannot take what we make; it still gets our JSON explanation.
+    sendFhir(req, res, fhirError.status, fhirError.toOperationOutcome());
+  });
+  return app;
+}

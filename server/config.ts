@@ -1,0 +1,47 @@
+/**
+ * Configuration, read once at start-up into a typed object and passed down (ARCHITECTURE rule 6):
+ * this is the only module that looks at the environment.
+ */
+export interface Config {
+  port: number;
+  /** Public base URL of the FHIR endpoint; when unset it is derived from each request's Host. */
+  baseUrl?: string;
+  dataDir: string;
+  logLevel: string;
+  /** Largest request body accepted, in bytes; larger ones are refused with 413. */
+  maxBodyBytes: number;
+  /** Page size when a client gives no _count. */
+  defaultPageSize: number;
+  /** Largest page a client may ask for; larger _count values are reduced to it. */
+  maxPageSize: number;
+  sqliteSynchronous: 'FULL' | 'NORMAL';
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min} (got '${raw}')`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const synchronous = (env.SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new Error(`SQLITE_SYNCHRONOUS must be FULL or NORMAL (got '${synchronous}')`);
+  const config: Config = {
+    port: integer(env, 'PORT', 8080, 0),
+    dataDir: env.DATA_DIR || './data',
+    logLevel: env.LOG_LEVEL || 'info',
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024),
+    defaultPageSize: integer(env, 'DEFAULT_PAGE_SIZE', 50, 1),
+    maxPageSize: integer(env, 'MAX_PAGE_SIZE', 1000, 1),
+    sqliteSynchronous: synchronous,
+  };
+  if (env.BASE_URL) config.baseUrl = env.BASE_URL.replace(/\/+$/, '');
+  return config;
+}
+
+/** Defaults for tests and embedding: everything loadConfig would pick with an empty environment. */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({}), ...overrides };
+}

@@ -1,0 +1,140 @@
+import { Router, type Request, type Response } from 'express';
+import { errors, operationOutcome } from '../fhir/errors.js';
+import type { InteractionEngine, WriteResult } from '../resources/engine.js';
+import { isSubsetting, parseSubsetting, subset } from '../resources/subsetting.js';
+import type { ResourceVersion } from '../store/port.js';
+import { capabilityStatement } from './capabilities.js';
+import type { Config } from './config.js';
+import { historyBundle, historyQuery } from './history.js';
+import { etag, ifMatch, notModified, returnPreference } from './preconditions.js';
+import { jsonBody, sendFhir } from './representation.js';
+
+/** The public base URL of the FHIR endpoint for this request. */
+export function baseUrl(req: Request, config: Config): string {
+  return config.baseUrl ?? `${req.protocol}://${req.get('host')}${req.baseUrl}`;
+}
+
+function versionHeaders(res: Response, v: ResourceVersion): void {
+  res.setHeader('ETag', etag(v.versionId));
+  res.setHeader('Last-Modified', new Date(v.lastUpdated).toUTCString());
+}
+
+function methodNotAllowed(allow: string[]) {
+  return (req: Request) => {
+    throw errors.methodNotAllowed(`${req.method} is not supported on ${req.baseUrl}${req.path}`, allow);
+  };
+}
+
+/** Sends a stored version with read semantics: conditional headers, _summary/_elements, hooks. */
+function sendVersion(req: Request, res: Response, engine: InteractionEngine, version: ResourceVersion): void {
+  versionHeaders(res, version);
+  if (notModified(req, version)) {
+    res.status(304).end();
+    return;
+  }
+  const subsetting = parseSubsetting(req.query);
+  if (subsetting.summary === 'count') throw errors.badRequest('_summary=count applies to searches and history, not to a read');
+  if (!isSubsetting(subsetting) && engine.passesThrough(version.resourceType)) {
+    sendFhir(req, res, 200, version.json!);
+    return;
+  }
+  sendFhir(req, res, 200, subset(engine.render(version), subsetting));
+}
+
+/** Answers a create or update according to Prefer: return=. */
+function sendWrite(req: Request, res: Response, config: Config, result: WriteResult): void {
+  const { version, resource } = result;
+  versionHeaders(res, version);
+  const status = result.created ? 201 : 200;
+  if (result.created) {
+    res.setHeader('Location', `${baseUrl(req, config)}/${version.resourceType}/${version.id}/_history/${version.versionId}`);
+  }
+  switch (returnPreference(req)) {
+    case 'minimal':
+      return sendFhir(req, res, status, undefined);
+    case 'OperationOutcome':
+      return sendFhir(req, res, status, operationOutcome([{
+        severity: 'information', code: 'informational',
+        diagnostics: `${result.created ? 'Created' : 'Updated'} ${version.resourceType}/${version.id} as version ${version.versionId}`,
+      }]));
+    default:
+      return sendFhir(req, res, status, resource);
+  }
+}
+
+export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt: string): Router {
+  const router = Router();
+
+  router.route('/metadata')
+    .get((req, res) => sendFhir(req, res, 200, capabilityStatement(baseUrl(req, config), startedAt)))
+    .all(methodNotAllowed(['GET']));
+
+  router.route('/_history')
+    .get(async (req, res) => {
+      const page = await engine.history(historyQuery(req, config, {}));
+      sendFhir(req, res, 200, historyBundle(engine, page, baseUrl(req, config), req, parseSubsetting(req.query)));
+    })
+    .all(methodNotAllowed(['GET']));
+
+  router.route('/:type/_history')
+    .get(async (req, res) => {
+      const { type } = req.params as { type: string };
+      const page = await engine.history(historyQuery(req, config, { resourceType: type }));
+      sendFhir(req, res, 200, historyBundle(engine, page, baseUrl(req, config), req, parseSubsetting(req.query)));
+    })
+    .all(methodNotAllowed(['GET']));
+
+  router.route('/:type/:id/_history')
+    .get(async (req, res) => {
+      const { type, id } = req.params as { type: string; id: string };
+      const page = await engine.history(historyQuery(req, config, { resourceType: type, id }));
+      sendFhir(req, res, 200, historyBundle(engine, page, baseUrl(req, config), req, parseSubsetting(req.query)));
+    })
+    .all(methodNotAllowed(['GET']));
+
+  router.route('/:type/:id/_history/:vid')
+    .get(async (req, res) => {
+      const { type, id, vid } = req.params as { type: string; id: string; vid: string };
+      sendVersion(req, res, engine, await engine.vread(type, id, vid));
+    })
+    .all(methodNotAllowed(['GET']));
+
+  router.route('/:type/:id')
+    .get(async (req, res) => {
+      const { type, id } = req.params as { type: string; id: string };
+      sendVersion(req, res, engine, await engine.read(type, id));
+    })
+    .put(async (req, res) => {
+      const { type, id } = req.params as { type: string; id: string };
+      engine.assertType(type);
+      sendWrite(req, res, config, await engine.update(type, id, jsonBody(req), { ifMatch: ifMatch(req) }));
+    })
+    .delete(async (req, res) => {
+      const { type, id } = req.params as { type: string; id: string };
+      const tombstone = await engine.delete(type, id, { ifMatch: ifMatch(req) });
+      if (tombstone) res.setHeader('ETag', etag(tombstone.versionId));
+      if (returnPreference(req) === 'minimal') return sendFhir(req, res, 204, undefined);
+      sendFhir(req, res, 200, operationOutcome([{
+        severity: 'information', code: 'informational',
+        diagnostics: tombstone ? `Deleted ${type}/${id} (version ${tombstone.versionId})` : `${type}/${id} was already deleted`,
+      }]));
+    })
+    .all((req) => {
+      engine.assertType((req.params as { type: string }).type);
+      methodNotAllowed(['GET', 'PUT', 'DELETE'])(req);
+    });
+
+  router.route('/:type')
+    .post(async (req, res) => {
+      const { type } = req.params as { type: string };
+      engine.assertType(type);
+      sendWrite(req, res, config, await engine.create(type, jsonBody(req)));
+    })
+    .all((req) => {
+      engine.assertType((req.params as { type: string }).type);
+      methodNotAllowed(['POST'])(req);
+    });
+
+  router.all('/', methodNotAllowed([]));
+  return router;
+}

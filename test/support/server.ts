@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { defaultConfig, type Config } from '../../server/config.js';
+import { startServer, type RunningServer } from '../../server/server.js';
+
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  /** fetch relative to the FHIR base; JSON bodies are serialised with the FHIR media type. */
+  fhir(path: string, init?: FhirInit): Promise<FhirResponse>;
+  stop(): Promise<void>;
+}
+
+export interface FhirInit {
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface FhirResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** Parsed JSON body, or undefined when the body is empty. */
+  json: any;
+}
+
+/** A real server on a random port with a real SQLite file in a fresh temp dir. */
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vertebra-test-'));
+  const server = await startServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent', ...overrides }), pino({ level: 'silent' }));
+  const url = `http://127.0.0.1:${server.port}/fhir`;
+  return {
+    ...server,
+    url,
+    dataDir,
+    fhir: (path, init) => fhirFetch(url, path, init),
+    async stop() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function fhirFetch(base: string, path: string, init: FhirInit = {}): Promise<FhirResponse> {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/fhir+json';
+  }
+  const res = await fetch(`${base}${path}`, { method: init.method ?? 'GET', headers, body });
+  const text = await res.text();
+  let json: any;
+  if (text.length > 0) {
+    try { json = JSON.parse(text); } catch { json = undefined; }
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** A small valid Patient with synthetic data (999 test-range NHS number). */
+export function samplePatient(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    resourceType: 'Patient',
+    identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9000000009' }],
+    name: [{ use: 'official', family: 'Smith', given: ['Jane'] }],
+    gender: 'female',
+    birthDate: '1980-01-02',
+    text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Jane Smith</div>' },
+    ...overrides,
+  };
+}

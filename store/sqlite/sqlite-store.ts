@@ -149,11 +149,20 @@ class Writes {
   }
 }
 
+/** Transactions committed together at most; bounds how long one group holds the writer. */
+const MAX_GROUP = 256;
+
+interface PendingTransaction {
+  fn: (tx: StoreTx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
 /**
  * The embedded store: better-sqlite3 in WAL mode.
  *
- * Two connections: the writer runs transactions one at a time (a promise-chain mutex, because a
- * transaction's callback is async and other requests must not slip statements into it), and the
+ * Two connections: the writer runs transactions one at a time (queued, because a transaction's
+ * callback is async and other requests must not slip statements into it; see runGroup), and the
  * reader serves everything else from the last committed snapshot, so no request ever sees another's
  * uncommitted writes.
  */
@@ -163,7 +172,10 @@ export class SqliteStore implements Store {
   private readonly reads: Reads;
   private readonly writerReads: Reads;
   private readonly writes: Writes;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly tx: StoreTx;
+  private pending: PendingTransaction[] = [];
+  private groupRunning = false;
+  private whenIdle: (() => void)[] = [];
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(dirname(options.file), { recursive: true });
@@ -177,6 +189,12 @@ export class SqliteStore implements Store {
     this.reads = new Reads(this.reader);
     this.writerReads = new Reads(this.writer);
     this.writes = new Writes(this.writer);
+    this.tx = {
+      read: (t, i) => this.writerReads.read(t, i),
+      vread: (t, i, v) => this.writerReads.vread(t, i, v),
+      history: (q) => this.writerReads.history(q),
+      write: async (op) => this.writes.write(op),
+    };
   }
 
   private migrate(): void {
@@ -193,30 +211,60 @@ export class SqliteStore implements Store {
   history(query: HistoryQuery) { return this.reads.history(query); }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    const run = async (): Promise<T> => {
-      const tx: StoreTx = {
-        read: (t, i) => this.writerReads.read(t, i),
-        vread: (t, i, v) => this.writerReads.vread(t, i, v),
-        history: (q) => this.writerReads.history(q),
-        write: async (op) => this.writes.write(op),
-      };
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve, reject } as PendingTransaction);
+      this.scheduleGroup();
+    });
+  }
+
+  private scheduleGroup(): void {
+    if (this.groupRunning) return;
+    if (this.pending.length === 0) {
+      for (const wake of this.whenIdle.splice(0)) wake();
+      return;
+    }
+    this.groupRunning = true;
+    // setImmediate, not a microtask: requests already read off the sockets get to enqueue their
+    // transactions first, so they share one commit (and one fsync).
+    setImmediate(() => {
+      void this.runGroup().finally(() => { this.groupRunning = false; this.scheduleGroup(); });
+    });
+  }
+
+  /**
+   * Group commit. Every queued transaction runs inside its own SAVEPOINT of one outer transaction,
+   * so each still commits or rolls back on its own; the group then commits once, and only after
+   * that durable COMMIT is any caller told it succeeded. One fsync serves the whole group.
+   */
+  private async runGroup(): Promise<void> {
+    const group = this.pending.splice(0, MAX_GROUP);
+    const outcomes: (() => void)[] = [];
+    try {
       this.writer.exec('BEGIN IMMEDIATE');
-      try {
-        const result = await fn(tx);
-        this.writer.exec('COMMIT');
-        return result;
-      } catch (e) {
-        if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
-        throw e;
+      for (const job of group) {
+        this.writer.exec('SAVEPOINT request');
+        try {
+          const result = await job.fn(this.tx);
+          this.writer.exec('RELEASE request');
+          outcomes.push(() => job.resolve(result));
+        } catch (e) {
+          this.writer.exec('ROLLBACK TO request');
+          this.writer.exec('RELEASE request');
+          outcomes.push(() => job.reject(e));
+        }
       }
-    };
-    const result = this.queue.then(run, run);
-    this.queue = result.catch(() => undefined);
-    return result;
+      this.writer.exec('COMMIT');
+    } catch (e) {
+      // The database itself failed (busy, disk full, I/O error): nothing of the group is kept.
+      if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
+      for (const job of group) job.reject(e);
+      return;
+    }
+    for (const settle of outcomes) settle();
   }
 
   async close(): Promise<void> {
-    await this.queue;
+    if (this.groupRunning || this.pending.length) await new Promise<void>((resolve) => this.whenIdle.push(resolve));
     this.reader.close();
     this.writer.close();
   }

@@ -3,7 +3,16 @@
  * model"). Both stores persist exactly these, keyed by (resource type, id, param), and render the
  * search plan's predicates against them.
  */
-export type IndexEntry =
+export type IndexEntry = IndexEntryValue & {
+  /**
+   * Composite parameters only: entries of one composite value (one Observation.component, say)
+   * share a group number, unique within the resource, and carry param `${composite}.${i}` for
+   * their i-th component. Ordinary entries have no group.
+   */
+  group?: number;
+};
+
+export type IndexEntryValue =
   | { kind: 'string'; param: string; value: string; exact: string }        // value: case- and accent-folded (NFD, strip diacritics, lower-case); exact: original text
   | { kind: 'token'; param: string; system: string | null; code: string | null; text: string | null } // text: folded display/CodeableConcept.text/Identifier.type text, for :text
   | { kind: 'date'; param: string; low: number; high: number }             // epoch ms, inclusive bounds of the value's precision (e.g. '2020' -> 2020-01-01T00:00:00.000Z .. 2020-12-31T23:59:59.999Z); dateTimes without a zone are taken as UTC; Period start/end (open ends -> -8.64e15 / 8.64e15); Timing.event

@@ -1,4 +1,5 @@
 import type { IndexEntry } from '../search/index-entries.js';
+import type { SearchPlan } from '../search/plan.js';
 
 /**
  * The persistence port. Adapters (store/sqlite, store/mongo) implement it; nothing above store/
@@ -57,11 +58,28 @@ export interface HistoryPage {
   total: number;
 }
 
+export interface SearchResult {
+  /** The page of matches, in the plan's sort order (current versions, never tombstones). */
+  matches: ResourceVersion[];
+  /** Resources brought in by _include/_revinclude (current versions; none repeated, none a match). */
+  included: ResourceVersion[];
+  /** Number of matches across all pages: always for total 'accurate'; may be absent otherwise. */
+  total?: number;
+  /** Opaque cursors for the following and the preceding page, when there is one. */
+  nextCursor?: string;
+  previousCursor?: string;
+}
+
 export interface StoreReader {
   /** The current version (a tombstone if deleted), or undefined if the resource never existed. */
   read(resourceType: string, id: string): Promise<ResourceVersion | undefined>;
   vread(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined>;
   history(query: HistoryQuery): Promise<HistoryPage>;
+  /**
+   * Renders and runs a search plan. Throws a 400 FhirError for a cursor it did not issue or that
+   * belongs to another query.
+   */
+  search(plan: SearchPlan): Promise<SearchResult>;
 }
 
 export interface StoreTx extends StoreReader {
@@ -76,5 +94,16 @@ export interface Store extends StoreReader {
    * Reads inside fn see fn's own writes; reads outside never see uncommitted data.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * Recomputes the index entries of the current versions of `resourceType` (every type when
+   * undefined) with `extract`, in batches (each its own transaction, so writers are not held up
+   * for long), without creating versions. Reports progress after each batch; returns how many
+   * resources were reindexed.
+   */
+  reindex(
+    resourceType: string | undefined,
+    extract: (json: string) => IndexEntry[],
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<number>;
   close(): Promise<void>;
 }

@@ -3,8 +3,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errors } from '../../fhir/errors.js';
 import type { IndexEntry } from '../../search/index-entries.js';
-import type { HistoryPage, HistoryQuery, ResourceVersion, Store, StoreReader, StoreTx, WriteMethod, WriteOp } from '../port.js';
-import { INDEX_TABLES, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import type { SearchPlan } from '../../search/plan.js';
+import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteOp } from '../port.js';
+import { INDEX_TABLES, migrate } from './schema.js';
+import { SqliteSearch, type SqliteSearchOptions } from './search.js';
+import { toVersion, VERSION_COLUMNS, type VersionRow } from './versions.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its folder is created if missing. */
@@ -14,40 +17,22 @@ export interface SqliteStoreOptions {
    * survives a power cut as well as kill -9. NORMAL survives kill -9 only.
    */
   synchronous?: 'FULL' | 'NORMAL';
+  /** Tuning of the search executor (tests use it to force one page strategy or another). */
+  search?: SqliteSearchOptions;
 }
 
-interface VersionRow {
-  type: string;
-  id: string;
-  version: number;
-  last_updated: string;
-  method: string;
-  deleted: number;
-  json: string | null;
-  seq: number;
-}
-
-function toVersion(row: VersionRow): ResourceVersion {
-  const v: ResourceVersion = {
-    resourceType: row.type,
-    id: row.id,
-    versionId: row.version,
-    lastUpdated: row.last_updated,
-    deleted: row.deleted === 1,
-    method: row.method as WriteMethod,
-  };
-  if (row.json !== null) v.json = row.json;
-  return v;
-}
-
-const VERSION_COLUMNS = 'h.seq, h.type, h.id, h.version, h.last_updated, h.method, h.deleted, h.json';
+/** Resources per reindex transaction. */
+const REINDEX_BATCH = 500;
 
 /** Statements that read; prepared once per connection. */
 class Reads implements StoreReader {
   private readonly current: Database.Statement;
   private readonly version: Database.Statement;
 
-  constructor(private readonly db: Database.Database) {
+  private readonly searcher: SqliteSearch;
+
+  constructor(private readonly db: Database.Database, searchOptions?: SqliteSearchOptions) {
+    this.searcher = new SqliteSearch(db, searchOptions);
     this.current = db.prepare(`SELECT ${VERSION_COLUMNS} FROM resources r JOIN history h ON h.seq = r.seq WHERE r.type = ? AND r.id = ?`);
     this.version = db.prepare(`SELECT ${VERSION_COLUMNS} FROM history h WHERE h.type = ? AND h.id = ? AND h.version = ?`);
   }
@@ -85,11 +70,16 @@ class Reads implements StoreReader {
     if (rows.length > q.count && q.count > 0) page.nextCursor = String(rows[q.count - 1].seq);
     return page;
   }
+
+  async search(plan: SearchPlan): Promise<SearchResult> {
+    return this.searcher.search(plan);
+  }
 }
 
 /** Statements that write; only on the writer connection. */
 class Writes {
   private readonly currentVersion: Database.Statement;
+  private readonly count: Database.Statement;
   private readonly insertHistory: Database.Statement;
   private readonly supersede: Database.Statement;
   private readonly upsertCurrent: Database.Statement;
@@ -97,7 +87,8 @@ class Writes {
   private readonly insertIndex: Record<IndexEntry['kind'], Database.Statement>;
 
   constructor(db: Database.Database) {
-    this.currentVersion = db.prepare('SELECT version, seq FROM resources WHERE type = ? AND id = ?');
+    this.currentVersion = db.prepare('SELECT version, seq, deleted FROM resources WHERE type = ? AND id = ?');
+    this.count = db.prepare('INSERT INTO resource_counts (type, live) VALUES (?, ?) ON CONFLICT (type) DO UPDATE SET live = live + excluded.live');
     this.insertHistory = db.prepare(
       'INSERT INTO history (type, id, version, last_updated, updated_ms, method, deleted, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -108,18 +99,18 @@ class Writes {
     );
     this.clearIndex = INDEX_TABLES.map((t) => db.prepare(`DELETE FROM ${t} WHERE type = ? AND id = ?`));
     this.insertIndex = {
-      string: db.prepare('INSERT INTO idx_string (type, id, param, value, exact) VALUES (?, ?, ?, ?, ?)'),
-      token: db.prepare('INSERT INTO idx_token (type, id, param, system, code, text) VALUES (?, ?, ?, ?, ?, ?)'),
-      date: db.prepare('INSERT INTO idx_date (type, id, param, low, high) VALUES (?, ?, ?, ?, ?)'),
-      number: db.prepare('INSERT INTO idx_number (type, id, param, value) VALUES (?, ?, ?, ?)'),
-      quantity: db.prepare('INSERT INTO idx_quantity (type, id, param, value, system, code, unit) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      reference: db.prepare('INSERT INTO idx_reference (type, id, param, target_type, target_id, target_version, url) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      uri: db.prepare('INSERT INTO idx_uri (type, id, param, value) VALUES (?, ?, ?, ?)'),
+      string: db.prepare('INSERT INTO idx_string (type, id, param, value, exact, grp) VALUES (?, ?, ?, ?, ?, ?)'),
+      token: db.prepare('INSERT INTO idx_token (type, id, param, system, code, text, grp) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      date: db.prepare('INSERT INTO idx_date (type, id, param, low, high, grp) VALUES (?, ?, ?, ?, ?, ?)'),
+      number: db.prepare('INSERT INTO idx_number (type, id, param, value, grp) VALUES (?, ?, ?, ?, ?)'),
+      quantity: db.prepare('INSERT INTO idx_quantity (type, id, param, value, system, code, unit, grp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      reference: db.prepare('INSERT INTO idx_reference (type, id, param, target_type, target_id, target_version, url, grp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      uri: db.prepare('INSERT INTO idx_uri (type, id, param, value, grp) VALUES (?, ?, ?, ?, ?)'),
     };
   }
 
   write(op: WriteOp): void {
-    const current = this.currentVersion.get(op.resourceType, op.id) as { version: number; seq: number } | undefined;
+    const current = this.currentVersion.get(op.resourceType, op.id) as { version: number; seq: number; deleted: number } | undefined;
     const expected = (current?.version ?? 0) + 1;
     if (op.versionId !== expected) {
       throw errors.conflict(`Version conflict on ${op.resourceType}/${op.id}: expected to write version ${expected}, not ${op.versionId}`);
@@ -132,19 +123,27 @@ class Writes {
     );
     if (current) this.supersede.run(updatedMs, current.seq);
     this.upsertCurrent.run(op.resourceType, op.id, seq, op.versionId, deleted ? 1 : 0);
-    for (const stmt of this.clearIndex) stmt.run(op.resourceType, op.id);
-    if (!deleted) for (const e of op.entries) this.index(op.resourceType, op.id, e);
+    const wasLive = current !== undefined && current.deleted === 0;
+    if (wasLive !== !deleted) this.count.run(op.resourceType, deleted ? -1 : 1);
+    this.replaceEntries(op.resourceType, op.id, deleted ? [] : op.entries);
+  }
+
+  /** Replaces the index entries of one resource (a write, or a reindex that makes no version). */
+  replaceEntries(type: string, id: string, entries: IndexEntry[]): void {
+    for (const stmt of this.clearIndex) stmt.run(type, id);
+    for (const e of entries) this.index(type, id, e);
   }
 
   private index(type: string, id: string, e: IndexEntry): void {
+    const g = e.group ?? null;
     switch (e.kind) {
-      case 'string': this.insertIndex.string.run(type, id, e.param, e.value, e.exact); break;
-      case 'token': this.insertIndex.token.run(type, id, e.param, e.system, e.code, e.text); break;
-      case 'date': this.insertIndex.date.run(type, id, e.param, e.low, e.high); break;
-      case 'number': this.insertIndex.number.run(type, id, e.param, e.value); break;
-      case 'quantity': this.insertIndex.quantity.run(type, id, e.param, e.value, e.system, e.code, e.unit); break;
-      case 'reference': this.insertIndex.reference.run(type, id, e.param, e.targetType, e.targetId, e.targetVersion, e.url); break;
-      case 'uri': this.insertIndex.uri.run(type, id, e.param, e.value); break;
+      case 'string': this.insertIndex.string.run(type, id, e.param, e.value, e.exact, g); break;
+      case 'token': this.insertIndex.token.run(type, id, e.param, e.system, e.code, e.text, g); break;
+      case 'date': this.insertIndex.date.run(type, id, e.param, e.low, e.high, g); break;
+      case 'number': this.insertIndex.number.run(type, id, e.param, e.value, g); break;
+      case 'quantity': this.insertIndex.quantity.run(type, id, e.param, e.value, e.system, e.code, e.unit, g); break;
+      case 'reference': this.insertIndex.reference.run(type, id, e.param, e.targetType, e.targetId, e.targetVersion, e.url, g); break;
+      case 'uri': this.insertIndex.uri.run(type, id, e.param, e.value, g); break;
     }
   }
 }
@@ -183,32 +182,65 @@ export class SqliteStore implements Store {
     this.writer.pragma('journal_mode = WAL');
     this.writer.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.writer.pragma('busy_timeout = 5000');
-    this.migrate();
+    migrate(this.writer);
     this.reader = new Database(options.file, { readonly: true });
     this.reader.pragma('busy_timeout = 5000');
-    this.reads = new Reads(this.reader);
-    this.writerReads = new Reads(this.writer);
+    // Search reads index pages all over the file: a page cache well above the default 2 MiB keeps
+    // the hot ones in memory instead of going back to the OS for each.
+    this.reader.pragma('cache_size = -65536');
+    this.reads = new Reads(this.reader, options.search);
+    this.writerReads = new Reads(this.writer, options.search);
     this.writes = new Writes(this.writer);
     this.tx = {
       read: (t, i) => this.writerReads.read(t, i),
       vread: (t, i, v) => this.writerReads.vread(t, i, v),
       history: (q) => this.writerReads.history(q),
+      search: (plan) => this.writerReads.search(plan),
       write: async (op) => this.writes.write(op),
     };
-  }
-
-  private migrate(): void {
-    const version = this.writer.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(`Database schema version ${version} is newer than this vertebra (${SCHEMA_VERSION}); refusing to open it`);
-    }
-    this.writer.exec(SCHEMA_SQL);
-    this.writer.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 
   read(resourceType: string, id: string) { return this.reads.read(resourceType, id); }
   vread(resourceType: string, id: string, versionId: number) { return this.reads.vread(resourceType, id, versionId); }
   history(query: HistoryQuery) { return this.reads.history(query); }
+  search(plan: SearchPlan) { return this.reads.search(plan); }
+
+  /**
+   * Reindexes in batches of REINDEX_BATCH resources in (type, id) order, each batch its own
+   * transaction through the group-commit queue, so writers wait at most one batch. A batch reads
+   * its resources inside its transaction, so a concurrent update is never overwritten with entries
+   * of the version it replaced. Resources created after the start are reindexed if the walk has
+   * not passed them yet (they were indexed at write time anyway).
+   */
+  async reindex(
+    resourceType: string | undefined,
+    extract: (json: string) => IndexEntry[],
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<number> {
+    const typeFilter = resourceType === undefined ? '' : 'r.type = ? AND ';
+    const typeArgs = resourceType === undefined ? [] : [resourceType];
+    const total = (this.reader.prepare(`SELECT count(*) AS n FROM resources r WHERE ${typeFilter}r.deleted = 0`).get(...typeArgs) as { n: number }).n;
+    // Keyset walk; with a fixed type, `id > ?` (a row value next to `type = ?` would not be a range).
+    const batch = this.writer.prepare(
+      `SELECT r.type, r.id, h.json FROM resources r JOIN history h ON h.seq = r.seq WHERE ${typeFilter}r.deleted = 0 ` +
+        `AND ${resourceType === undefined ? '(r.type, r.id) > (?, ?)' : 'r.id > ?'} ORDER BY r.type, r.id LIMIT ?`,
+    );
+    let done = 0;
+    let after: [string, string] = ['', ''];
+    for (;;) {
+      const n = await this.transaction(async () => {
+        const position = resourceType === undefined ? after : [after[1]];
+        const rows = batch.all(...typeArgs, ...position, REINDEX_BATCH) as { type: string; id: string; json: string }[];
+        for (const row of rows) this.writes.replaceEntries(row.type, row.id, extract(row.json));
+        if (rows.length) after = [rows[rows.length - 1].type, rows[rows.length - 1].id];
+        return rows.length;
+      });
+      done += n;
+      if (n > 0) onProgress?.(done, Math.max(total, done));
+      if (n < REINDEX_BATCH) break;
+    }
+    return done;
+  }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {

@@ -1,0 +1,457 @@
+import type Database from 'better-sqlite3';
+import type { IncludeSpec, SearchPlan, SortKey } from '../../search/plan.js';
+import type { ResourceVersion, SearchResult } from '../port.js';
+import { type Cursor, decodeCursor, encodeCursor, queryShape } from './cursor.js';
+import { ConditionRenderer, entryColumn, entryTable, type Fragment, inList, type SqlValue } from './search-sql.js';
+import { toVersion, VERSION_COLUMNS, type VersionRow } from './versions.js';
+
+/**
+ * Runs search plans on one SQLite connection (the reader, or the writer inside a transaction).
+ *
+ * Order: plan.sort keys in order, then type and id ascending. An entry sort key is the MIN of the
+ * column over the resource's entries for the param (MAX when descending); resources with no such
+ * entry come last in both directions (NULLS LAST).
+ *
+ * Paging is keyset: a cursor holds the boundary row's key values, type and id (see cursor.ts) and
+ * the next page is "rows after the boundary" in that order, so writes between pages never make a
+ * page repeat or skip a resource that was there all along.
+ *
+ * Two ways to produce a page:
+ * - general: compute every match's keys, order, seek past the cursor, LIMIT count + 1. Cost grows
+ *   with the number of matches (about 0.6 µs per match for an entry key).
+ * - streamed: one type, one entry sort key on an indexed column, and many matches (>=
+ *   streamThreshold): walk the (type, param, value, id) index in order, keep each resource's
+ *   MIN/MAX entry only, and stop after count + 1 rows; then the resources without an entry. Same
+ *   order, same cursors, but the cost is that of the page, not of the match set.
+ */
+
+export interface SqliteSearchOptions {
+  /**
+   * Sorted searches use the streamed page when they have at least this many matches (default
+   * 2000) and these make up at least streamMinDensity of the type's resources (default 0.02, so
+   * that walking the sort index meets a match at least every 50 entries).
+   */
+  streamThreshold?: number;
+  streamMinDensity?: number;
+  /** Rounds of _include/_revinclude :iterate (default 10; the first round is the matches'). */
+  maxIncludeRounds?: number;
+  /** Included resources per page at most (default 10,000). */
+  maxIncluded?: number;
+  /** Diagnostics (benchmarks): called with each statement's SQL and its EXPLAIN QUERY PLAN lines. */
+  trace?: (sql: string, queryPlan: string[]) => void;
+}
+
+/** A page row: type, id, history seq of the current version, and the sort-key values. */
+interface Row {
+  t: string;
+  i: string;
+  s: number;
+  k: SqlValue[];
+}
+
+interface Page {
+  rows: Row[];
+  /** More rows follow in the direction the page was fetched. */
+  more: boolean;
+}
+
+interface SeekKey {
+  expr: string;
+  desc: boolean;
+  nullable: boolean;
+}
+
+/** Entry (kind.column) pairs with a (type, param, column, id) index: the streamed page works on these. */
+const SORT_INDEXES: Record<string, string> = {
+  'string.value': 'idx_string_sort', 'date.low': 'idx_date_low_sort', 'date.high': 'idx_date_high_sort',
+  'number.value': 'idx_number_sort', 'quantity.value': 'idx_quantity_sort', 'uri.value': 'idx_uri_sort',
+};
+
+const STATEMENT_CACHE = 300;
+
+export class SqliteSearch {
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly streamThreshold: number;
+  private readonly streamMinDensity: number;
+  private readonly maxIncludeRounds: number;
+  private readonly maxIncluded: number;
+  private readonly trace: SqliteSearchOptions['trace'];
+  private readonly inReadTransaction: (plan: SearchPlan) => SearchResult;
+
+  constructor(private readonly db: Database.Database, options: SqliteSearchOptions = {}) {
+    this.streamThreshold = options.streamThreshold ?? 2000;
+    this.streamMinDensity = options.streamMinDensity ?? 0.02;
+    this.maxIncludeRounds = options.maxIncludeRounds ?? 10;
+    this.maxIncluded = options.maxIncluded ?? 10_000;
+    this.trace = options.trace;
+    // One read transaction (a savepoint inside the writer's open transaction): the total, the page
+    // and the includes all come from the same snapshot.
+    this.inReadTransaction = db.transaction((plan: SearchPlan) => this.run(plan));
+  }
+
+  search(plan: SearchPlan): SearchResult {
+    return this.inReadTransaction(plan);
+  }
+
+  private run(plan: SearchPlan): SearchResult {
+    if (!Number.isInteger(plan.count) || plan.count < 0) throw new Error(`Search plan: count ${plan.count} is not a non-negative integer`);
+    const shape = queryShape(plan);
+    const cursor = plan.cursor === undefined ? undefined : decodeCursor(plan, shape, plan.cursor);
+    const types = [...new Set(plan.resourceTypes)];
+    const renderer = new ConditionRenderer();
+    const where = plan.where === undefined ? undefined : renderer.predicate(plan.where, 'r', types);
+
+    const typeIn = inList('r.type', types);
+    const base: Fragment = {
+      sql: `${typeIn.sql} AND r.deleted = 0${where ? ` AND (${where.sql})` : ''}`,
+      args: [...typeIn.args, ...(where?.args ?? [])],
+    };
+
+    let total: number | undefined;
+    if (plan.total !== 'none' || plan.count === 0) {
+      total = where === undefined
+        ? this.get<{ n: number }>(`SELECT coalesce(sum(c.live), 0) AS n FROM resource_counts c WHERE ${inList('c.type', types).sql}`, types).n
+        : this.get<{ n: number }>(`SELECT count(*) AS n FROM resources r WHERE ${base.sql}`, base.args).n;
+    }
+    if (plan.count === 0 || types.length === 0) return withTotal({ matches: [], included: [] }, total);
+
+    const page = this.streamable(plan, types, base, total, renderer)
+      ? this.streamedPage(plan.sort[0] as Extract<SortKey, { by: 'entry' }>, types[0],
+        plan.where === undefined ? undefined : renderer.probe(plan.where, 'r', types), cursor, plan.count)
+      : this.generalPage(plan, types, base, cursor, plan.count, renderer);
+
+    const result: SearchResult = withTotal({ matches: [], included: [] }, total);
+    const rows = page.rows;
+    const boundary = (row: Row, direction: 'n' | 'p'): string =>
+      encodeCursor(shape, { direction, keys: row.k, type: row.t, id: row.i, inclusive: false });
+    const reopened = (c: Cursor, direction: 'n' | 'p'): string => encodeCursor(shape, { ...c, direction, inclusive: true });
+    if (cursor?.direction === 'p') {
+      if (page.more) result.previousCursor = boundary(rows[0], 'p');
+      result.nextCursor = rows.length ? boundary(rows[rows.length - 1], 'n') : reopened(cursor, 'n');
+    } else {
+      if (page.more) result.nextCursor = boundary(rows[rows.length - 1], 'n');
+      if (cursor) result.previousCursor = rows.length ? boundary(rows[0], 'p') : reopened(cursor, 'p');
+    }
+
+    result.matches = this.versions(rows.map((r) => r.s));
+    if (rows.length && (plan.include.length || plan.revinclude.length)) {
+      result.included = this.versions(this.includes(plan, rows));
+    }
+    return result;
+  }
+
+  // ---- pages ---------------------------------------------------------------------------------
+
+  /**
+   * Whether the streamed page applies (see the class comment): one type, one entry sort key with a
+   * sort index, and enough matches, dense enough. The match count is the total when there is one,
+   * else a count that stops at the number needed: over the condition's own set when it has one
+   * (an index range, no resource visited), else over the resources.
+   */
+  private streamable(plan: SearchPlan, types: string[], base: Fragment, total: number | undefined, renderer: ConditionRenderer): boolean {
+    if (types.length !== 1 || plan.sort.length !== 1) return false;
+    const key = plan.sort[0];
+    if (key.by !== 'entry' || !Object.hasOwn(SORT_INDEXES, `${key.entry}.${key.column}`)) return false;
+    entryColumn(key.entry, key.column);
+    const live = this.get<{ n: number }>('SELECT coalesce(sum(live), 0) AS n FROM resource_counts WHERE type = ?', [types[0]]).n;
+    const needed = Math.max(this.streamThreshold, Math.ceil(live * this.streamMinDensity));
+    if (total !== undefined) return total >= needed;
+    if (plan.where === undefined) return live >= needed;
+    const set = renderer.set(plan.where, 'r', types);
+    const matches = set
+      ? this.get<{ n: number }>(`SELECT count(*) AS n FROM (SELECT 1 FROM (${set.sql}) LIMIT ?)`, [...set.args, needed]).n
+      : this.get<{ n: number }>(`SELECT count(*) AS n FROM (SELECT 1 FROM resources r WHERE ${base.sql} LIMIT ?)`, [...base.args, needed]).n;
+    return matches >= needed;
+  }
+
+  /** Every match's keys, ordered, seeked past the cursor; count + 1 rows. */
+  private generalPage(plan: SearchPlan, types: string[], base: Fragment, cursor: Cursor | undefined, count: number, renderer: ConditionRenderer): Page {
+    const single = types.length === 1;
+    const backward = cursor?.direction === 'p';
+    const materialize = plan.sort.some((k) => k.by === 'entry');
+    const history = plan.sort.some((k) => k.by === 'lastUpdated');
+
+    const select: string[] = ['r.type AS t', 'r.id AS i', 'r.seq AS s'];
+    const selectArgs: SqlValue[] = [];
+    const seekKeys: SeekKey[] = [];
+    plan.sort.forEach((key, j) => {
+      let expr: string;
+      if (key.by === 'entry') {
+        const x = renderer.alias('k');
+        const table = entryTable(key.entry);
+        // INDEXED BY: left alone, SQLite answers MIN/MAX from the (type, param, value) index and
+        // walks the whole param looking for this resource.
+        expr = `(SELECT ${key.descending ? 'MAX' : 'MIN'}(${x}.${entryColumn(key.entry, key.column)}) FROM ${table} ${x} INDEXED BY ${table}_entries ` +
+          `WHERE ${x}.type = r.type AND ${x}.id = r.id AND ${x}.param = ?)`;
+        selectArgs.push(key.param);
+      } else if (key.by === 'id') {
+        expr = 'r.id';
+      } else if (key.by === 'lastUpdated') {
+        expr = 'h.updated_ms';
+      } else {
+        throw new Error(`Search plan: unknown sort key ${JSON.stringify((key as { by: unknown }).by)}`);
+      }
+      select.push(`${expr} AS k${j}`);
+      seekKeys.push({ expr: materialize ? `k${j}` : expr, desc: key.descending, nullable: key.by === 'entry' });
+    });
+    // The type only orders rows when several types are searched.
+    if (!single) seekKeys.push({ expr: materialize ? 't' : 'r.type', desc: false, nullable: false });
+    seekKeys.push({ expr: materialize ? 'i' : 'r.id', desc: false, nullable: false });
+
+    const seek = cursor ? seekPredicate(seekKeys, [...cursor.keys, ...(single ? [] : [cursor.type]), cursor.id], !backward, cursor.inclusive) : undefined;
+    const order = seekKeys.map((k) => {
+      const desc = k.desc !== backward;
+      return `${k.expr} ${desc ? 'DESC' : 'ASC'}${k.nullable ? (backward ? ' NULLS FIRST' : ' NULLS LAST') : ''}`;
+    }).join(', ');
+    const from = `FROM resources r${history ? ' JOIN history h ON h.seq = r.seq' : ''} WHERE ${base.sql}`;
+
+    let sql: string;
+    let args: SqlValue[];
+    const keyColumns = plan.sort.map((_, j) => `, k${j}`).join('');
+    if (materialize) {
+      sql = `WITH m AS MATERIALIZED (SELECT ${select.join(', ')} ${from}) ` +
+        `SELECT t, i, s${keyColumns} FROM m${seek ? ` WHERE ${seek.sql}` : ''} ORDER BY ${order} LIMIT ?`;
+    } else {
+      sql = `SELECT ${select.join(', ')} ${from}${seek ? ` AND (${seek.sql})` : ''} ORDER BY ${order} LIMIT ?`;
+    }
+    args = [...selectArgs, ...base.args, ...(seek?.args ?? []), count + 1];
+
+    const raw = this.all<Record<string, SqlValue>>(sql, args);
+    const rows = raw.map((r) => ({ t: r.t as string, i: r.i as string, s: r.s as number, k: plan.sort.map((_, j) => r[`k${j}`]) }));
+    const more = rows.length > count;
+    rows.length = Math.min(rows.length, count);
+    if (backward) rows.reverse();
+    return { rows, more };
+  }
+
+  /**
+   * The page by walking the sort index (see the class comment): a sequence of segments, each an
+   * index-ordered query, until count + 1 rows are in hand. Forward from a boundary with a value:
+   * the rest of the boundary's value (by id), then the values beyond it, then the resources with
+   * no entry; from a boundary with none, the rest of those. Backward mirrors it. `where` is the
+   * condition as per-row probes (ConditionRenderer.probe): the walk visits few rows.
+   */
+  private streamedPage(key: Extract<SortKey, { by: 'entry' }>, type: string, where: Fragment | undefined, cursor: Cursor | undefined, count: number): Page {
+    const table = entryTable(key.entry);
+    const col = entryColumn(key.entry, key.column);
+    const need = count + 1;
+    const out: Row[] = [];
+    const backward = cursor?.direction === 'p';
+    const whereSql = where ? ` AND (${where.sql})` : '';
+    const whereArgs = where?.args ?? [];
+    // Walking order of the value: forward is the sort direction.
+    const valueDesc = key.descending !== backward;
+    const idDir = backward ? 'DESC' : 'ASC';
+
+    const run = (sql: string, args: SqlValue[]) => {
+      if (out.length >= need) return;
+      const rows = this.all<{ t: string; i: string; s: number; k0: SqlValue }>(sql, [...args, need - out.length]);
+      for (const r of rows) out.push({ t: r.t, i: r.i, s: r.s, k: [r.k0] });
+    };
+    // Each resource once: the entry that carries its key (MIN or MAX; lowest rowid among equals).
+    const pick = `e.rowid = (SELECT x.rowid FROM ${table} x INDEXED BY ${table}_entries WHERE x.type = e.type AND x.id = e.id AND x.param = e.param ` +
+      `ORDER BY x.${col} ${key.descending ? 'DESC' : 'ASC'}, x.rowid ${key.descending ? 'DESC' : 'ASC'} LIMIT 1)`;
+    const entries = (extra: string, extraArgs: SqlValue[], order: string) => run(
+      // The walk must drive (CROSS JOIN, INDEXED BY): left to itself SQLite may start from the
+      // condition's match set and sort it all, which is the general page's cost.
+      `SELECT e.type AS t, e.id AS i, r.seq AS s, e.${col} AS k0 FROM ${table} e INDEXED BY ${SORT_INDEXES[`${key.entry}.${key.column}`]} ` +
+        `CROSS JOIN resources r WHERE e.type = ? AND e.param = ?${extra} AND r.type = e.type AND r.id = e.id AND r.deleted = 0${whereSql} ` +
+        `AND ${pick} ORDER BY ${order} LIMIT ?`,
+      [type, key.param, ...extraArgs, ...whereArgs],
+    );
+    const allEntries = () => entries('', [], `e.${col} ${valueDesc ? 'DESC' : 'ASC'}, e.id ${idDir}`);
+    const nulls = (extra: string, extraArgs: SqlValue[]) => run(
+      `SELECT r.type AS t, r.id AS i, r.seq AS s, NULL AS k0 FROM resources r WHERE r.type = ? AND r.deleted = 0${whereSql} ` +
+        `AND NOT EXISTS (SELECT 1 FROM ${table} x INDEXED BY ${table}_entries WHERE x.type = r.type AND x.id = r.id AND x.param = ?)${extra} ORDER BY r.id ${idDir} LIMIT ?`,
+      [type, ...whereArgs, key.param, ...extraArgs],
+    );
+    const idOp = `${backward ? '<' : '>'}${cursor?.inclusive ? '=' : ''}`;
+
+    if (!cursor) {
+      allEntries();
+      nulls('', []);
+    } else if (cursor.keys[0] === null) {
+      // The boundary is among the resources without an entry (which come last).
+      nulls(` AND r.id ${idOp} ?`, [cursor.id]);
+      if (backward) allEntries();
+    } else {
+      const value = cursor.keys[0];
+      entries(` AND e.${col} = ? AND e.id ${idOp} ?`, [value, cursor.id], `e.id ${idDir}`);
+      entries(` AND e.${col} ${valueDesc ? '<' : '>'} ?`, [value], `e.${col} ${valueDesc ? 'DESC' : 'ASC'}, e.id ${idDir}`);
+      if (!backward) nulls('', []);
+    }
+
+    const more = out.length > count;
+    out.length = Math.min(out.length, count);
+    if (backward) out.reverse();
+    return { rows: out, more };
+  }
+
+  // ---- _include / _revinclude ----------------------------------------------------------------
+
+  /**
+   * The history seqs of what the specs bring in for the page: round 0 applies every spec to the
+   * matches, later rounds apply the :iterate specs to what the previous round brought in, until a
+   * round adds nothing, or maxIncludeRounds rounds, or maxIncluded resources.
+   */
+  private includes(plan: SearchPlan, matches: Row[]): number[] {
+    const seen = new Set(matches.map((r) => `${r.t}/${r.i}`));
+    const included: number[] = [];
+    let frontier: { t: string; i: string }[] = matches;
+    for (let round = 0; round < this.maxIncludeRounds && frontier.length > 0 && included.length < this.maxIncluded; round++) {
+      const forward = round === 0 ? plan.include : plan.include.filter((s) => s.iterate);
+      const reverse = round === 0 ? plan.revinclude : plan.revinclude.filter((s) => s.iterate);
+      if (forward.length === 0 && reverse.length === 0) break;
+      const byType = groupByType(frontier);
+      const found: { t: string; i: string }[] = [];
+      const add = (rows: { t: string; i: string; s: number }[]) => {
+        for (const r of rows) {
+          const k = `${r.t}/${r.i}`;
+          if (seen.has(k) || included.length >= this.maxIncluded) continue;
+          seen.add(k);
+          included.push(r.s);
+          found.push(r);
+        }
+      };
+      for (const spec of forward) {
+        for (const [type, ids] of byType) {
+          if (spec.sourceType !== '*' && spec.sourceType !== type) continue;
+          add(this.includeForward(spec, type, ids, this.maxIncluded - included.length + seen.size));
+        }
+      }
+      for (const spec of reverse) {
+        for (const [type, ids] of byType) add(this.includeReverse(spec, type, ids, this.maxIncluded - included.length + seen.size));
+      }
+      frontier = found;
+    }
+    return included;
+  }
+
+  /** Current targets of the reference entries of `type` resources `ids`. */
+  private includeForward(spec: IncludeSpec, type: string, ids: string[], limit: number): { t: string; i: string; s: number }[] {
+    const filters: string[] = [];
+    const args: SqlValue[] = [JSON.stringify(ids), type];
+    if (spec.param !== undefined) { filters.push(' AND e.param = ?'); args.push(spec.param); }
+    if (spec.targetType !== undefined && spec.targetType !== '*') { filters.push(' AND e.target_type = ?'); args.push(spec.targetType); }
+    // CROSS JOIN fixes the order: from the page's ids, to their entries, to the targets.
+    return this.all<{ t: string; i: string; s: number }>(
+      'SELECT DISTINCT t.type AS t, t.id AS i, t.seq AS s FROM json_each(?) j CROSS JOIN idx_reference e INDEXED BY idx_reference_entries CROSS JOIN resources t ' +
+        `WHERE e.id = j.value AND e.type = ?${filters.join('')} AND t.type = e.target_type AND t.id = e.target_id AND t.deleted = 0 ` +
+        'ORDER BY t.type, t.id LIMIT ?',
+      [...args, limit],
+    );
+  }
+
+  /** Current resources of spec.sourceType whose reference entries point at `type` resources `ids`. */
+  private includeReverse(spec: IncludeSpec, type: string, ids: string[], limit: number): { t: string; i: string; s: number }[] {
+    const filters: string[] = [];
+    const args: SqlValue[] = [JSON.stringify(ids), type];
+    if (spec.sourceType !== '*') { filters.push(' AND e.type = ?'); args.push(spec.sourceType); }
+    if (spec.param !== undefined) { filters.push(' AND e.param = ?'); args.push(spec.param); }
+    return this.all<{ t: string; i: string; s: number }>(
+      'SELECT DISTINCT s.type AS t, s.id AS i, s.seq AS s FROM json_each(?) j CROSS JOIN idx_reference e INDEXED BY idx_reference_rev CROSS JOIN resources s ' +
+        `WHERE e.target_id = j.value AND e.target_type = ?${filters.join('')} AND s.type = e.type AND s.id = e.id AND s.deleted = 0 ` +
+        'ORDER BY s.type, s.id LIMIT ?',
+      [...args, limit],
+    );
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  /** The versions with these history seqs, in this order. */
+  private versions(seqs: number[]): ResourceVersion[] {
+    if (seqs.length === 0) return [];
+    const rows = this.all<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM history h WHERE h.seq IN (SELECT value FROM json_each(?))`, [JSON.stringify(seqs)]);
+    const bySeq = new Map(rows.map((r) => [r.seq, r]));
+    return seqs.map((s) => toVersion(bySeq.get(s)!));
+  }
+
+  /** Runs a statement (cached by SQL text, least recently used dropped first) and returns its rows. */
+  private all<T>(sql: string, args: SqlValue[]): T[] {
+    this.report(sql, args);
+    return this.stmt(sql).all(...args) as T[];
+  }
+
+  private get<T>(sql: string, args: SqlValue[]): T {
+    this.report(sql, args);
+    return this.stmt(sql).get(...args) as T;
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s) {
+      this.statements.delete(sql);
+    } else {
+      s = this.db.prepare(sql);
+      if (this.statements.size >= STATEMENT_CACHE) this.statements.delete(this.statements.keys().next().value!);
+    }
+    this.statements.set(sql, s);
+    return s;
+  }
+
+  /** Hands the statement and its query plan (indented by nesting) to `trace`, when there is one. */
+  private report(sql: string, args: SqlValue[]): void {
+    if (!this.trace) return;
+    const lines = this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { id: number; parent: number; detail: string }[];
+    const depth = new Map<number, number>([[0, 0]]);
+    this.trace(sql, lines.map((l) => {
+      const d = (depth.get(l.parent) ?? 0) + 1;
+      depth.set(l.id, d);
+      return `${'  '.repeat(d - 1)}${l.detail}`;
+    }));
+  }
+}
+
+function withTotal(result: SearchResult, total: number | undefined): SearchResult {
+  if (total !== undefined) result.total = total;
+  return result;
+}
+
+function groupByType(rows: { t: string; i: string }[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const r of rows) {
+    const ids = m.get(r.t);
+    if (ids) ids.push(r.i);
+    else m.set(r.t, [r.i]);
+  }
+  return m;
+}
+
+/**
+ * Rows strictly after (or, `after` false, before) the boundary `values` in the order of `keys`,
+ * nulls last; the boundary row itself too when inclusive. Lexicographic: some key is beyond its
+ * boundary value while every earlier key equals its own. When all keys are non-null and run the
+ * same way, one row-value comparison, which SQLite can use as an index range.
+ */
+export function seekPredicate(keys: SeekKey[], values: SqlValue[], after: boolean, inclusive: boolean): Fragment {
+  if (keys.every((k) => !k.nullable && k.desc === keys[0].desc) && values.every((v) => v !== null)) {
+    const op = `${after !== keys[0].desc ? '>' : '<'}${inclusive ? '=' : ''}`;
+    if (keys.length === 1) return { sql: `${keys[0].expr} ${op} ?`, args: [values[0]] };
+    return { sql: `(${keys.map((k) => k.expr).join(', ')}) ${op} (${keys.map(() => '?').join(', ')})`, args: [...values] };
+  }
+  const disjuncts: string[] = [];
+  const args: SqlValue[] = [];
+  const equal: { sql: string; args: SqlValue[] }[] = [];
+  keys.forEach((k, j) => {
+    const v = values[j];
+    let beyond: { sql: string; args: SqlValue[] } | undefined;
+    if (after) {
+      // Nothing sorts after a null (nulls last); after a value come larger (smaller) values and nulls.
+      if (v !== null) beyond = { sql: `(${k.expr} ${k.desc ? '<' : '>'} ?${k.nullable ? ` OR ${k.expr} IS NULL` : ''})`, args: [v] };
+    } else {
+      beyond = v === null ? { sql: `${k.expr} IS NOT NULL`, args: [] } : { sql: `${k.expr} ${k.desc ? '>' : '<'} ?`, args: [v] };
+    }
+    if (beyond) {
+      disjuncts.push([...equal.map((e) => e.sql), beyond.sql].join(' AND '));
+      for (const e of equal) args.push(...e.args);
+      args.push(...beyond.args);
+    }
+    equal.push(v === null ? { sql: `${k.expr} IS NULL`, args: [] } : { sql: `${k.expr} = ?`, args: [v] });
+  });
+  if (inclusive) {
+    disjuncts.push(equal.map((e) => e.sql).join(' AND '));
+    for (const e of equal) args.push(...e.args);
+  }
+  if (disjuncts.length === 0) return { sql: '0', args: [] };
+  return { sql: disjuncts.map((d) => `(${d})`).join(' OR '), args };
+}

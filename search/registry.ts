@@ -113,6 +113,14 @@ export class SearchParameterRegistry {
     return this.forType(resourceType).find((d) => d.code === code);
   }
 
+  /**
+   * A SearchParameter by canonical url, registered ones first (composite components name their
+   * component parameters by url, and those need not apply to the composite's own type).
+   */
+  byUrl(url: string): SearchParameter | undefined {
+    return this.custom.get(url) ?? loadR4().find((sp) => sp.url === url);
+  }
+
   /** Adds (or, by url, replaces) a SearchParameter; writes from now on are indexed with it. */
   register(sp: SearchParameter): void {
     if (sp?.resourceType !== 'SearchParameter' || !sp.url || !sp.code || !sp.type || !sp.base?.length) {

@@ -4,7 +4,12 @@ import { errors } from '../fhir/errors.js';
 import { isResourceType } from '../fhir/definitions.js';
 import { validateStructure } from '../profiles/schema-validator.js';
 import type { IndexExtractor } from '../search/extract.js';
-import type { HistoryPage, HistoryQuery, ResourceVersion, Store, StoreTx, WriteMethod } from '../store/port.js';
+import { byCanonicalUrlPlan } from '../search/canonical.js';
+import { parseSearch, type ParseOptions } from '../search/parse.js';
+import type { SearchPlan } from '../search/plan.js';
+import type { SearchParameterRegistry } from '../search/registry.js';
+import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreTx, WriteMethod } from '../store/port.js';
+import { LocalTerminology } from '../terminology/local-terminology.js';
 import { HookRegistry } from './hooks.js';
 
 /** FHIR id syntax (R4 datatypes: [A-Za-z0-9\-\.]{1,64}). */
@@ -24,6 +29,8 @@ export interface Preconditions {
 
 export interface EngineDeps {
   store: Store;
+  /** The parameters in force; the extractor must have been built over the same registry. */
+  registry: SearchParameterRegistry;
   extractor: IndexExtractor;
   hooks?: HookRegistry;
   /** Injected for tests; defaults to the wall clock. */
@@ -36,15 +43,25 @@ export interface EngineDeps {
  */
 export class InteractionEngine {
   private readonly store: Store;
+  readonly registry: SearchParameterRegistry;
   private readonly extractor: IndexExtractor;
   readonly hooks: HookRegistry;
   private readonly now: () => Date;
+  private readonly terminology: LocalTerminology;
 
   constructor(deps: EngineDeps) {
     this.store = deps.store;
+    this.registry = deps.registry;
     this.extractor = deps.extractor;
     this.hooks = deps.hooks ?? new HookRegistry();
     this.now = deps.now ?? (() => new Date());
+    this.terminology = new LocalTerminology((type, url) => this.findByCanonicalUrl(type, url));
+  }
+
+  /** The current resource of `resourceType` whose canonical url is `url`, if the server holds one. */
+  async findByCanonicalUrl<T extends Resource>(resourceType: string, url: string): Promise<T | undefined> {
+    const { matches } = await this.store.search(byCanonicalUrlPlan(resourceType, url));
+    return matches[0] ? (JSON.parse(matches[0].json!) as T) : undefined;
   }
 
   assertType(resourceType: string): void {
@@ -81,10 +98,12 @@ export class InteractionEngine {
     const hooks = this.hooks.for(resourceType);
     const id = hooks.assignId ? await hooks.assignId(resource) : randomUUID();
     await hooks.validate?.(resource);
-    return this.store.transaction(async (tx) => {
+    const result = await this.store.transaction(async (tx) => {
       if (await tx.read(resourceType, id)) throw errors.conflict(`${resourceType}/${id} already exists`);
       return this.write(tx, resource, resourceType, id, undefined, 'POST');
     });
+    this.committed(result.version, result.resource);
+    return result;
   }
 
   async update(resourceType: string, id: string, body: unknown, pre: Preconditions = {}): Promise<WriteResult> {
@@ -94,18 +113,20 @@ export class InteractionEngine {
     if (resource.id === undefined) throw errors.badRequest('The resource must carry an id equal to the id in the URL', [`${resourceType}.id`]);
     if (resource.id !== id) throw errors.badRequest(`The resource id '${resource.id}' does not match the URL id '${id}'`, [`${resourceType}.id`]);
     await this.hooks.for(resourceType).validate?.(resource);
-    return this.store.transaction(async (tx) => {
+    const result = await this.store.transaction(async (tx) => {
       const current = await tx.read(resourceType, id);
       checkIfMatch(current, pre, `${resourceType}/${id}`);
       return this.write(tx, resource, resourceType, id, current, 'PUT');
     });
+    this.committed(result.version, result.resource);
+    return result;
   }
 
   /** Returns the tombstone version, or undefined when the resource was already deleted. */
   async delete(resourceType: string, id: string, pre: Preconditions = {}): Promise<ResourceVersion | undefined> {
     this.assertType(resourceType);
     this.assertId(resourceType, id);
-    return this.store.transaction(async (tx) => {
+    const tombstone = await this.store.transaction(async (tx) => {
       const current = await tx.read(resourceType, id);
       if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
       checkIfMatch(current, pre, `${resourceType}/${id}`);
@@ -117,6 +138,40 @@ export class InteractionEngine {
       await tx.write({ ...tombstone, entries: [] });
       return tombstone;
     });
+    if (tombstone) this.committed(tombstone);
+    return tombstone;
+  }
+
+  /**
+   * Search (R4 search.html): parses the query against the parameters in force into a plan, which
+   * the store renders. `resourceTypes` has one type for a type-level search, several for `_type`.
+   */
+  async search(
+    resourceTypes: string[], params: [string, string][], options: Pick<ParseOptions, 'strict' | 'defaultCount' | 'maxCount'>,
+    scope?: SearchPlan['where'], countOnly = false,
+  ): Promise<{ plan: SearchPlan; result: SearchResult }> {
+    for (const t of resourceTypes) this.assertType(t);
+    const plan = await parseSearch(resourceTypes, params, this.registry, {
+      ...options,
+      expandValueSet: (url) => this.terminology.expand(url),
+      subsumption: (system, code, direction) => this.terminology.subsumption(system, code, direction),
+    });
+    if (scope) plan.where = plan.where ? { kind: 'and', conditions: [scope, plan.where] } : scope;
+    if (countOnly) { // _summary=count: the total and nothing else (R4 search.html#summary)
+      plan.count = 0;
+      plan.total = 'accurate';
+    }
+    return { plan, result: await this.store.search(plan) };
+  }
+
+  /** Recomputes the index entries of stored resources (after SearchParameters changed). */
+  reindex(resourceType: string | undefined, onProgress?: (done: number, total: number) => void): Promise<number> {
+    if (resourceType !== undefined) this.assertType(resourceType);
+    return this.store.reindex(resourceType, (json) => this.extractor.extract(JSON.parse(json)), onProgress);
+  }
+
+  private committed(version: ResourceVersion, resource?: Resource): void {
+    this.hooks.for(version.resourceType).afterCommit?.({ id: version.id, resource: version.deleted ? undefined : resource });
   }
 
   async history(query: HistoryQuery): Promise<HistoryPage> {

@@ -14,6 +14,11 @@ export interface ResourceHooks {
   validate?(resource: Resource): Promise<void> | void;
   /** Shapes a resource on its way out (e.g. redaction of restricted patients). */
   afterRead?(resource: Resource): Resource;
+  /**
+   * Told after a write of this type has committed (resource undefined for a delete), e.g. to
+   * register a SearchParameter so that the next write is indexed with it.
+   */
+  afterCommit?(change: { id: string; resource?: Resource }): void;
 }
 
 export class HookRegistry {

@@ -1,16 +1,34 @@
-import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4.js';
+import type {
+  CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceOperation, CapabilityStatementRestResourceSearchParam,
+} from 'fhir/r4.js';
 import { resourceTypes } from '../fhir/definitions.js';
+import type { SearchParameterRegistry } from '../search/registry.js';
 
 /**
  * What the REST layer really implements. routes.ts registers exactly these interactions, and the
  * CapabilityStatement is generated from the same lists, so the two cannot drift apart.
  */
-export const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create'] as const;
-export const SYSTEM_INTERACTIONS = ['history-system'] as const;
+export const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
+export const SYSTEM_INTERACTIONS = ['history-system', 'search-system'] as const;
+
+/** Search parameter types the parser and stores implement (special ones, like `near`, are not). */
+const SEARCHABLE = new Set(['string', 'token', 'date', 'number', 'quantity', 'reference', 'uri', 'composite']);
+
+const REINDEX: CapabilityStatementRestResourceOperation = {
+  name: 'reindex',
+  definition: 'http://vertebra.dev/fhir/OperationDefinition/reindex',
+  documentation: 'Recomputes the search index of stored resources (system or type level), e.g. after a SearchParameter was added.',
+};
+
+function searchParams(registry: SearchParameterRegistry, type: string): CapabilityStatementRestResourceSearchParam[] {
+  return registry.forType(type)
+    .filter((d) => SEARCHABLE.has(d.type) && d.expression !== undefined)
+    .map((d) => ({ name: d.code, definition: d.url, type: d.type }));
+}
 
 export const SOFTWARE = { name: 'vertebra', version: '0.1.0' };
 
-export function capabilityStatement(baseUrl: string, startedAt: string): CapabilityStatement {
+export function capabilityStatement(baseUrl: string, startedAt: string, registry: SearchParameterRegistry): CapabilityStatement {
   const resource: CapabilityStatementRestResource[] = [...resourceTypes().keys()].sort().map((type) => ({
     type: type as CapabilityStatementRestResource['type'],
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
@@ -22,6 +40,10 @@ export function capabilityStatement(baseUrl: string, startedAt: string): Capabil
     conditionalRead: 'full-support',
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
+    searchInclude: ['*'],
+    searchRevInclude: ['*'],
+    searchParam: searchParams(registry, type),
+    operation: [REINDEX],
   }));
   return {
     resourceType: 'CapabilityStatement',
@@ -38,6 +60,12 @@ export function capabilityStatement(baseUrl: string, startedAt: string): Capabil
       documentation: 'Authorization is not yet enforced: this build serves an open endpoint.',
       resource,
       interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
+      searchParam: [
+        { name: '_id', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
+        { name: '_lastUpdated', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
+        { name: '_type', type: 'token', documentation: 'Resource types searched by a system-level search' },
+      ],
+      operation: [REINDEX],
     }],
   };
 }

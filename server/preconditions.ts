@@ -46,3 +46,8 @@ export function returnPreference(req: Request): ReturnPreference {
   const v = m[1].toLowerCase();
   return v === 'minimal' ? 'minimal' : v === 'operationoutcome' ? 'OperationOutcome' : 'representation';
 }
+
+/** Prefer: handling=strict|lenient (R4 search.html#errors); lenient when absent. */
+export function strictHandling(req: Request): boolean {
+  return /(?:^|[,;\s])handling\s*=\s*"?strict"?/i.test(req.get('prefer') ?? '');
+}

@@ -8,6 +8,9 @@ import type { Config } from './config.js';
 import { historyBundle, historyQuery } from './history.js';
 import { etag, ifMatch, notModified, returnPreference } from './preconditions.js';
 import { jsonBody, sendFhir } from './representation.js';
+import { compartmentCondition } from '../search/parse.js';
+import { runSearch } from './search.js';
+import { reindexHandler } from './reindex.js';
 
 /** The public base URL of the FHIR endpoint for this request. */
 export function baseUrl(req: Request, config: Config): string {
@@ -66,8 +69,23 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
   const router = Router();
 
   router.route('/metadata')
-    .get((req, res) => sendFhir(req, res, 200, capabilityStatement(baseUrl(req, config), startedAt)))
+    .get((req, res) => sendFhir(req, res, 200, capabilityStatement(baseUrl(req, config), startedAt, engine.registry)))
     .all(methodNotAllowed(['GET']));
+
+  // Search (R4 search.html): system level, type level, compartment; GET and POST _search.
+  const systemSearch = (fromBody: boolean) => async (req: Request, res: Response) => {
+    await runSearch(req, res, engine, config, baseUrl(req, config), { path: '' }, fromBody);
+  };
+  const typeSearch = (fromBody: boolean) => async (req: Request, res: Response) => {
+    const { type } = req.params as { type: string };
+    engine.assertType(type);
+    await runSearch(req, res, engine, config, baseUrl(req, config), { resourceTypes: [type], path: type }, fromBody);
+  };
+  router.route('/_search').post(systemSearch(true)).all(methodNotAllowed(['POST']));
+  router.route('/$reindex').post(reindexHandler(engine, undefined)).all(methodNotAllowed(['POST']));
+  router.route('/:type/_search').post(typeSearch(true)).all(methodNotAllowed(['POST']));
+  router.route('/:type/$reindex').post((req, res) => reindexHandler(engine, (req.params as { type: string }).type)(req, res))
+    .all(methodNotAllowed(['POST']));
 
   router.route('/_history')
     .get(async (req, res) => {
@@ -99,6 +117,17 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     })
     .all(methodNotAllowed(['GET']));
 
+  router.route('/:compartment/:id/:type')
+    .get(async (req, res) => {
+      const { compartment, id, type } = req.params as { compartment: string; id: string; type: string };
+      engine.assertType(compartment);
+      engine.assertId(compartment, id);
+      engine.assertType(type);
+      const where = compartmentCondition(compartment, id, type);
+      await runSearch(req, res, engine, config, baseUrl(req, config), { resourceTypes: [type], path: `${compartment}/${id}/${type}`, where }, false);
+    })
+    .all(methodNotAllowed(['GET']));
+
   router.route('/:type/:id')
     .get(async (req, res) => {
       const { type, id } = req.params as { type: string; id: string };
@@ -125,6 +154,7 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     });
 
   router.route('/:type')
+    .get(typeSearch(false))
     .post(async (req, res) => {
       const { type } = req.params as { type: string };
       engine.assertType(type);
@@ -132,9 +162,9 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     })
     .all((req) => {
       engine.assertType((req.params as { type: string }).type);
-      methodNotAllowed(['POST'])(req);
+      methodNotAllowed(['GET', 'POST'])(req);
     });
 
-  router.all('/', methodNotAllowed([]));
+  router.route('/').get(systemSearch(false)).all(methodNotAllowed(['GET']));
   return router;
 }

@@ -8,6 +8,9 @@ import { IndexExtractor } from '../search/extract.js';
 import { SearchParameterRegistry } from '../search/registry.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/port.js';
+import { HookRegistry } from '../resources/hooks.js';
+import { searchParameterHooks } from '../resources/search-parameter.js';
+import { allOfTypePlan } from '../search/canonical.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 
@@ -23,8 +26,14 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   warmSchemaValidator();
   const store: Store = new SqliteStore({ file: join(config.dataDir, 'vertebra.sqlite'), synchronous: config.sqliteSynchronous });
-  const extractor = new IndexExtractor(new SearchParameterRegistry());
-  const engine = new InteractionEngine({ store, extractor });
+  const registry = new SearchParameterRegistry();
+  const extractor = new IndexExtractor(registry, {
+    onError: (error, where) => logger.warn({ err: error, ...where }, 'search parameter skipped during indexing'),
+  });
+  const hooks = new HookRegistry();
+  hooks.register('SearchParameter', searchParameterHooks(registry));
+  const engine = new InteractionEngine({ store, registry, extractor, hooks });
+  await loadStoredSearchParameters(store, hooks);
   const app = createApp({ config, engine, logger });
   const http: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, (err?: Error) => (err ? reject(err) : resolve(s)));
@@ -42,4 +51,15 @@ export async function startServer(config: Config, logger: Logger = pino({ level:
       await store.close();
     },
   };
+}
+
+/** Custom SearchParameters stored by earlier runs are in force again before the first request. */
+async function loadStoredSearchParameters(store: Store, hooks: HookRegistry): Promise<void> {
+  const afterCommit = hooks.for('SearchParameter').afterCommit!;
+  let cursor: string | undefined;
+  do {
+    const page = await store.search(allOfTypePlan('SearchParameter', 500, cursor));
+    for (const v of page.matches) afterCommit({ id: v.id, resource: JSON.parse(v.json!) });
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
 }

@@ -1,0 +1,110 @@
+import type { Request, Response } from 'express';
+import { resourceTypes } from '../fhir/definitions.js';
+import { errors, operationOutcome } from '../fhir/errors.js';
+import type { InteractionEngine } from '../resources/engine.js';
+import { isSubsetting, parseSubsetting, subset, type Subsetting } from '../resources/subsetting.js';
+import type { Condition, SearchPlan } from '../search/plan.js';
+import type { ResourceVersion, SearchResult } from '../store/port.js';
+import type { Config } from './config.js';
+import { strictHandling } from './preconditions.js';
+import { sendFhir } from './representation.js';
+
+/**
+ * The HTTP side of search (R4 search.html, http.html#search): collects the parameters from the
+ * URL and, for POST _search, the form body; runs the engine's search; answers a searchset Bundle.
+ */
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/** Parameters of the request, in order: the URL's query, then (POST _search) the form body's. */
+export function searchParams(req: Request, fromBody: boolean): [string, string][] {
+  const q = req.originalUrl.indexOf('?');
+  const pairs = q < 0 ? [] : [...new URLSearchParams(req.originalUrl.slice(q + 1))];
+  if (!fromBody) return pairs;
+  const raw = req.body as Buffer | undefined;
+  if (Buffer.isBuffer(raw) && raw.length > 0) {
+    const type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== FORM) throw errors.unsupportedMediaType(`POST _search takes a ${FORM} body, not '${type || 'none'}'`);
+    pairs.push(...new URLSearchParams(raw.toString('utf8')));
+  }
+  return pairs;
+}
+
+/** Parameters the result's shape depends on, which the server applies rather than the plan. */
+function subsettingOf(pairs: [string, string][]): Subsetting {
+  const record: Record<string, string | string[]> = {};
+  for (const [k, v] of pairs) {
+    if (k !== '_summary' && k !== '_elements') continue;
+    const prev = record[k];
+    record[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
+  }
+  return parseSubsetting(record);
+}
+
+/** System search covers `_type`'s types, or every type when it is absent. */
+function systemTypes(pairs: [string, string][]): string[] {
+  const given = pairs.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(','));
+  return given.length ? [...new Set(given.map((t) => t.trim()))] : [...resourceTypes().keys()];
+}
+
+export interface SearchScope {
+  /** The types searched: one for type-level; absent for system-level (then `_type`, or all). */
+  resourceTypes?: string[];
+  /** The path the links repeat, relative to the base: 'Patient', 'Patient/123/Observation', ''. */
+  path: string;
+  /** Compartment restriction, if any. */
+  where?: Condition;
+}
+
+export async function runSearch(
+  req: Request, res: Response, engine: InteractionEngine, config: Config, base: string, scope: SearchScope, fromBody: boolean,
+): Promise<void> {
+  const pairs = searchParams(req, fromBody);
+  const subsetting = subsettingOf(pairs);
+  const countOnly = subsetting.summary === 'count';
+  const { plan, result } = await engine.search(scope.resourceTypes ?? systemTypes(pairs), pairs, {
+    strict: strictHandling(req), defaultCount: config.defaultPageSize, maxCount: config.maxPageSize,
+  }, scope.where, countOnly);
+  sendFhir(req, res, 200, searchsetBundle(engine, plan, result, pairs, base, scope.path, countOnly ? { summary: 'count' } : subsetting));
+}
+
+function link(base: string, path: string, pairs: [string, string][], cursor?: string): string {
+  const params = new URLSearchParams(pairs.filter(([k]) => k !== '_cursor'));
+  if (cursor !== undefined) params.append('_cursor', cursor);
+  const query = params.toString();
+  return `${base}${path ? `/${path}` : ''}${query ? `?${query}` : ''}`;
+}
+
+/**
+ * The searchset Bundle as JSON text. Stored resources are spliced in as the text the store holds
+ * when nothing reshapes them, which spares a parse and a stringify per entry on the hot path.
+ */
+function searchsetBundle(
+  engine: InteractionEngine, plan: SearchPlan, result: SearchResult, pairs: [string, string][], base: string, path: string, subsetting: Subsetting,
+): string {
+  const current = pairs.find(([k]) => k === '_cursor')?.[1];
+  const links = [{ relation: 'self', url: link(base, path, pairs, current) }];
+  if (result.nextCursor !== undefined) links.push({ relation: 'next', url: link(base, path, pairs, result.nextCursor) });
+  if (result.previousCursor !== undefined) links.push({ relation: 'previous', url: link(base, path, pairs, result.previousCursor) });
+  const head: Record<string, unknown> = { resourceType: 'Bundle', type: 'searchset' };
+  if (result.total !== undefined) head.total = result.total;
+  head.link = links;
+
+  const entries: string[] = [];
+  if (subsetting.summary !== 'count') {
+    const entry = (v: ResourceVersion, mode: 'match' | 'include') =>
+      `{"fullUrl":${JSON.stringify(`${base}/${v.resourceType}/${v.id}`)},"resource":${resourceText(engine, v, subsetting)},"search":{"mode":"${mode}"}}`;
+    for (const v of result.matches) entries.push(entry(v, 'match'));
+    for (const v of result.included) entries.push(entry(v, 'include'));
+  }
+  if (plan.warnings.length) {
+    entries.push(JSON.stringify({ resource: operationOutcome(plan.warnings), search: { mode: 'outcome' } }));
+  }
+  const json = JSON.stringify(head);
+  return entries.length ? `${json.slice(0, -1)},"entry":[${entries.join(',')}]}` : json;
+}
+
+function resourceText(engine: InteractionEngine, v: ResourceVersion, subsetting: Subsetting): string {
+  if (!isSubsetting(subsetting) && engine.passesThrough(v.resourceType)) return v.json!;
+  return JSON.stringify(subset(engine.render(v), subsetting));
+}

@@ -76,7 +76,22 @@ function identifierToken(param: string, id: Obj, out: IndexEntry[]): void {
   token(param, id.system, id.value, id.type?.text, out);
 }
 
-function tokenEntries(param: string, type: string, v: unknown, out: IndexEntry[]): void {
+/**
+ * `identifier:of-type=system|code|value`: one entry per Identifier.type coding with a code,
+ * system/code from the coding and text the Identifier.value exactly as written (not folded: the
+ * modifier matches the value exactly, like the code of an ordinary token).
+ */
+function identifierOfType(param: string, id: Obj, out: IndexEntry[]): void {
+  const value = str(id.value);
+  if (value === null || !id.type || typeof id.type !== 'object') return;
+  for (const c of list((id.type as Obj).coding)) {
+    if (!c || typeof c !== 'object') continue;
+    const code = str((c as Obj).code);
+    if (code !== null) out.push({ kind: 'token', param: `${param}:of-type`, system: str((c as Obj).system), code, text: value });
+  }
+}
+
+function tokenEntries(param: string, type: string, v: unknown, out: IndexEntry[], derived: boolean): void {
   const o = v as Obj;
   if (type === 'boolean') token(param, null, String(v), null, out);
   else if (PRIMITIVE_STRINGS.has(type)) token(param, null, v, null, out);
@@ -84,7 +99,10 @@ function tokenEntries(param: string, type: string, v: unknown, out: IndexEntry[]
   else if (type === 'CodeableConcept') {
     for (const c of list(o.coding)) if (c && typeof c === 'object') token(param, (c as Obj).system, (c as Obj).code, (c as Obj).display, out);
     token(param, null, null, o.text, out);
-  } else if (type === 'Identifier') identifierToken(param, o, out);
+  } else if (type === 'Identifier') {
+    identifierToken(param, o, out);
+    if (derived) identifierOfType(param, o, out);
+  }
   // ContactPoint.system is the kind of contact (phone, email), not a namespace for the value, so
   // it is not the token's system: `telecom=0123` matches the number; `phone=`/`email=` params
   // already select the kind in their expressions.
@@ -129,12 +147,12 @@ function referenceEntry(param: string, r: ParsedReference | undefined, out: Inde
   if (r) out.push({ kind: 'reference', param, ...r });
 }
 
-function referenceEntries(param: string, type: string, v: unknown, out: IndexEntry[]): void {
+function referenceEntries(param: string, type: string, v: unknown, out: IndexEntry[], derived: boolean): void {
   if (type === 'Reference') {
     const ref = v as Obj;
     if (typeof ref.reference === 'string') referenceEntry(param, parseReference(ref.reference), out);
     // Logical references (by identifier) are searched with :identifier, a token match.
-    if (ref.identifier && typeof ref.identifier === 'object') identifierToken(`${param}:identifier`, ref.identifier, out);
+    if (derived && ref.identifier && typeof ref.identifier === 'object') identifierToken(`${param}:identifier`, ref.identifier, out);
   } else if (PRIMITIVE_STRINGS.has(type) && typeof v === 'string') {
     referenceEntry(param, parseCanonical(v), out);
   }
@@ -144,7 +162,7 @@ function uriEntries(param: string, type: string, v: unknown, out: IndexEntry[]):
   if (PRIMITIVE_STRINGS.has(type) && typeof v === 'string' && v !== '') out.push({ kind: 'uri', param, value: v });
 }
 
-const BY_PARAM_TYPE: Partial<Record<SearchParamType, (param: string, type: string, v: unknown, out: IndexEntry[]) => void>> = {
+const BY_PARAM_TYPE: Partial<Record<SearchParamType, (param: string, type: string, v: unknown, out: IndexEntry[], derived: boolean) => void>> = {
   string: stringEntries,
   token: tokenEntries,
   date: dateEntries,
@@ -154,10 +172,15 @@ const BY_PARAM_TYPE: Partial<Record<SearchParamType, (param: string, type: strin
   uri: uriEntries,
 };
 
-/** Appends the entries for one selected value to out. composite and special yield nothing here. */
-export function toEntries(param: string, paramType: SearchParamType, value: TypedValue, out: IndexEntry[]): void {
+/**
+ * Appends the entries for one selected value to out. composite and special yield nothing here.
+ * `derived` (default true) adds the modifier entries under other params (`${param}:identifier`
+ * for logical references, `${param}:of-type` for typed Identifiers); composite components, which
+ * take no modifiers, leave them out.
+ */
+export function toEntries(param: string, paramType: SearchParamType, value: TypedValue, out: IndexEntry[], derived = true): void {
   const convert = BY_PARAM_TYPE[paramType];
   if (!convert || value.value === null || value.value === undefined) return;
   const type = value.type ?? guessType(value.value);
-  if (type) convert(param, type, value.value, out);
+  if (type) convert(param, type, value.value, out, derived);
 }

@@ -51,6 +51,24 @@ export function rewriteResolve(expression: string): string {
     (_, type: string) => `where(reference.matches('${referenceTypePattern(type)}'))`);
 }
 
+/**
+ * fhirpath.js 5 makes `as` demand a singleton ("Expected singleton on left side of 'as'"), so
+ * `(Observation.component.value as Quantity)` throws for an Observation with two components. R4's
+ * expressions use `as` as a filter over collections (FHIRPath's later ofType()), which is what
+ * the fast path does; for fhirpath.js both spellings, `(path as T)` around a plain path and
+ * `.as(T)`, are rewritten to `.ofType(T)`, which agrees on singletons and admits subtypes too.
+ */
+export function rewriteAs(expression: string): string {
+  return expression
+    .replace(/(?<![\w)\]])\(\s*([A-Za-z_%$][\w.%$]*)\s+as\s+([A-Za-z]+)\s*\)/g, '$1.ofType($2)')
+    .replace(/\.as\(\s*([A-Za-z]+)\s*\)/g, '.ofType($1)');
+}
+
+/** The rewrites an expression goes through before fhirpath.js compiles it. */
+function forFhirpath(expression: string): string {
+  return rewriteAs(rewriteResolve(expression));
+}
+
 // ---------------------------------------------------------------------------------------------
 // fhirpath.js: everything the fast path does not cover.
 
@@ -72,7 +90,7 @@ function fromFhirpath(item: any): TypedValue {
 }
 
 function compileFhirpath(expression: string): Evaluator {
-  const fn = fhirpath.compile(rewriteResolve(expression), r4, { resolveInternalTypes: false });
+  const fn = fhirpath.compile(forFhirpath(expression), r4, { resolveInternalTypes: false });
   return (resource) => (fn(resource) as unknown[]).map(fromFhirpath);
 }
 
@@ -90,6 +108,8 @@ type Step =
 interface Branch {
   steps: Step[];
   type: string;
+  /** The model path the result's children are described at (see ElementInfo.ctx). */
+  ctx: string;
 }
 
 interface ElementInfo {
@@ -115,22 +135,58 @@ const IDENT = /^[a-z][A-Za-z0-9]*$/;
 const AS_CALL = /^as\(\s*([A-Za-z]+)\s*\)$/;
 const WHERE_EQ = /^where\(\s*([a-z][A-Za-z0-9]*)\s*=\s*'([^'\\]*)'\s*\)$/;
 const WHERE_RESOLVE = /^where\(\s*resolve\(\)\s+is\s+([A-Za-z]+)\s*\)$/;
-const OUTER_AS = /^\((.*)\s+as\s+([A-Za-z]+)\s*\)$/;
+const GROUP_AS = /^(.*\S)\s+as\s+([A-Za-z]+)\s*$/;
 
-/** Compiles one union term to its branches, or undefined when the term is beyond the fast path. */
-function fastBranches(term: string, resourceType: string): Branch[] | undefined {
-  let path = term;
-  let outerAs: string | undefined;
-  const outer = OUTER_AS.exec(term);
-  if (outer) [, path, outerAs] = outer;
-  const segments = splitTopLevel(path, '.').map((s) => s.trim());
-  if (segments[0] !== resourceType) return undefined;
-  if (outerAs) segments.push(`as(${outerAs})`);
+/** The index of the ')' closing the '(' at `open`, skipping string literals; -1 if none. */
+function closingParen(text: string, open: number): number {
+  let depth = 0;
+  let quoted = false;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === "'") quoted = false;
+    } else if (c === "'") quoted = true;
+    else if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * A term's path segments. A leading group `(path as T)`, alone or followed by more navigation
+ * (`(Observation.value as CodeableConcept).text`), becomes path's segments, `as(T)`, the rest.
+ */
+function termSegments(term: string): string[] | undefined {
+  const split = (text: string) => splitTopLevel(text, '.').map((s) => s.trim());
+  if (!term.startsWith('(')) return split(term);
+  const close = closingParen(term, 0);
+  if (close < 0) return undefined;
+  const m = GROUP_AS.exec(term.slice(1, close));
+  const rest = term.slice(close + 1).trim();
+  if (!m || (rest !== '' && !rest.startsWith('.'))) return undefined;
+  return [...split(m[1]), `as(${m[2]})`, ...(rest ? split(rest.slice(1)) : [])];
+}
+
+/** Where a relative expression starts: the model path (ctx) and FHIR type of its context node. */
+interface Start {
+  ctx: string;
+  type: string;
+}
+
+/**
+ * Compiles one union term to its branches, or undefined when the term is beyond the fast path.
+ * An absolute term starts with the resource type; a relative one (`from` given) starts at `from`.
+ * `allowEmpty` admits the bare root (`Observation`), selecting the resource itself.
+ */
+function fastBranches(term: string, resourceType: string, from?: Start, allowEmpty = false): Branch[] | undefined {
+  const segments = termSegments(term.trim());
+  if (!segments || (!from && segments[0] !== resourceType)) return undefined;
 
   const steps: Step[] = [];
-  let ctx = resourceType;
-  let type = resourceType;
-  for (let i = 1; i < segments.length; i++) {
+  let ctx = from?.ctx ?? resourceType;
+  let type = from?.type ?? resourceType;
+  for (let i = from ? 0 : 1; i < segments.length; i++) {
     const seg = segments[i];
     const asType = AS_CALL.exec(segments[i + 1] ?? '')?.[1];
     let m: RegExpExecArray | null;
@@ -148,7 +204,7 @@ function fastBranches(term: string, resourceType: string): Branch[] | undefined 
           for (const s of suffixes) {
             const info = elementInfo(ctx, seg + s);
             if (!info) return undefined;
-            branches.push({ steps: [...steps, { kind: 'prop', name: seg + s }], type: info.type });
+            branches.push({ steps: [...steps, { kind: 'prop', name: seg + s }], type: info.type, ctx: info.ctx });
           }
           return branches;
         }
@@ -172,7 +228,7 @@ function fastBranches(term: string, resourceType: string): Branch[] | undefined 
       return undefined;
     }
   }
-  return steps.length ? [{ steps, type }] : undefined;
+  return steps.length || allowEmpty ? [{ steps, type, ctx }] : undefined;
 }
 
 function walk(resource: object, steps: Step[]): unknown[] {
@@ -207,6 +263,35 @@ function fastEvaluator(branches: Branch[], resourceType: string): Evaluator {
   };
 }
 
+/**
+ * `X.exists() and X != false` (Patient.deceased, the one computed R4 expression on a hot type):
+ * a single boolean, true when X is present and is not the single value false. (FHIRPath's `!=`
+ * is true between a dateTime and false, and between a collection of two and a singleton.)
+ */
+const EXISTS_NOT_FALSE = /^(.+)\.exists\(\)\s+and\s+(.+?)\s*!=\s*false$/;
+
+function existsNotFalse(term: string, resourceType: string): Evaluator | undefined {
+  const m = EXISTS_NOT_FALSE.exec(term.trim());
+  if (!m || m[1].trim() !== m[2].trim()) return undefined;
+  const branches = fastBranches(m[1].trim(), resourceType);
+  if (!branches) return undefined;
+  return (resource) => {
+    if ((resource as { resourceType?: string }).resourceType !== resourceType) return [];
+    let count = 0;
+    let first: unknown;
+    for (const b of branches) {
+      for (const v of walk(resource, b.steps)) if (count++ === 0) first = v;
+    }
+    return [{ type: 'boolean', value: count > 0 && !(count === 1 && first === false) }];
+  };
+}
+
+/** The fast evaluator of one union term, or undefined when it is beyond the fast path. */
+function fastTerm(term: string, resourceType: string): Evaluator | undefined {
+  const branches = fastBranches(term, resourceType);
+  return branches ? fastEvaluator(branches, resourceType) : existsNotFalse(term, resourceType);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export interface CompileOptions {
@@ -230,8 +315,8 @@ export function compileExpression(expression: string, resourceType: string, opti
     const parts: Evaluator[] = [];
     const slow: string[] = [];
     for (const term of splitUnion(expression)) {
-      const branches = fast ? fastBranches(term, resourceType) : undefined;
-      if (branches) parts.push(fastEvaluator(branches, resourceType));
+      const evaluate = fast ? fastTerm(term, resourceType) : undefined;
+      if (evaluate) parts.push(evaluate);
       else slow.push(term);
     }
     if (slow.length) parts.push(compileFhirpath(slow.join(' | ')));
@@ -243,5 +328,136 @@ export function compileExpression(expression: string, resourceType: string, opti
 
 /** True when every term of the expression takes the fast path (for tests and tuning). */
 export function isFastPath(expression: string, resourceType: string): boolean {
-  return splitUnion(expression).every((t) => fastBranches(t, resourceType) !== undefined);
+  return splitUnion(expression).every((t) => fastTerm(t, resourceType) !== undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context nodes and relative expressions (composite parameters: the composite's expression picks
+// nodes, each component's expression is evaluated relative to each node).
+
+/**
+ * A node an expression selected, with the model path its children are described at: the path
+ * for backbone elements ('Observation.component'), else the type name ('UsageContext',
+ * 'Observation'), the form fhirpath.js takes as the `base` of a relative expression.
+ */
+export interface ContextNode {
+  node: object;
+  base: string;
+}
+
+export type NodeEvaluator = (resource: object) => ContextNode[];
+
+/** Evaluates relative to `node`; `resource` is the resource it lies in (FHIRPath's %resource). */
+export type RelativeEvaluator = (node: object, resource: object) => TypedValue[];
+
+function nodeFromFhirpath(item: any): ContextNode | undefined {
+  if (item === null || typeof item !== 'object' || !('data' in item)) return undefined;
+  const data = item.data;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined;
+  const type: string | null = item.fhirNodeDataType;
+  const base = type && type !== 'BackboneElement' && type !== 'Element' ? type : item.path;
+  return typeof base === 'string' ? { node: data, base } : undefined;
+}
+
+const compiledNodes = new Map<string, NodeEvaluator>();
+
+/**
+ * Compiles an expression (narrowed to resourceType) that selects context nodes, term by term in
+ * union order on both paths, so the fast and the fhirpath path yield the same nodes in the same
+ * order. Only object nodes are kept. A node selected by two terms is kept once.
+ */
+export function compileNodes(expression: string, resourceType: string, options: CompileOptions = {}): NodeEvaluator {
+  const fast = options.fastPath ?? true;
+  const key = `${fast ? 'f' : 'p'}\u0000${resourceType}\u0000${expression}`;
+  let evaluator = compiledNodes.get(key);
+  if (evaluator) return evaluator;
+  const terms: NodeEvaluator[] = splitUnion(expression).map((term) => {
+    const branches = fast ? fastBranches(term, resourceType, undefined, true) : undefined;
+    if (branches) {
+      return (resource) => {
+        if ((resource as { resourceType?: string }).resourceType !== resourceType) return [];
+        const out: ContextNode[] = [];
+        for (const b of branches) {
+          for (const node of walk(resource, b.steps)) {
+            if (typeof node === 'object' && node !== null && !Array.isArray(node)) out.push({ node, base: b.ctx });
+          }
+        }
+        return out;
+      };
+    }
+    const fn = fhirpath.compile(forFhirpath(term), r4, { resolveInternalTypes: false });
+    return (resource) => {
+      const out: ContextNode[] = [];
+      for (const item of fn(resource) as unknown[]) {
+        const n = nodeFromFhirpath(item);
+        if (n) out.push(n);
+      }
+      return out;
+    };
+  });
+  evaluator = terms.length === 1 ? terms[0] : (resource) => {
+    const seen = new Set<object>();
+    const out: ContextNode[] = [];
+    for (const term of terms) {
+      for (const n of term(resource)) {
+        if (seen.has(n.node)) continue;
+        seen.add(n.node);
+        out.push(n);
+      }
+    }
+    return out;
+  };
+  compiledNodes.set(key, evaluator);
+  return evaluator;
+}
+
+/** The fast path's starting point for a ContextNode base, or undefined if the model lacks it. */
+function startOf(base: string): Start | undefined {
+  // A type name (resource or data type): its children are described under its own name.
+  if (!base.includes('.')) return r4.type2Parent[base] !== undefined ? { ctx: base, type: base } : undefined;
+  const path = r4.pathsDefinedElsewhere[base] ?? base;
+  const type = r4.path2Type[path];
+  if (type !== 'BackboneElement' && type !== 'Element') return undefined;
+  return { ctx: path, type };
+}
+
+const compiledRelative = new Map<string, RelativeEvaluator>();
+
+/**
+ * Compiles an expression relative to a context node described at `base` (a ContextNode's base).
+ * Terms the fast path covers are walked from the node; the rest (`%resource...`, functions) go to
+ * fhirpath.js with `base` and %resource set, so types are reported as for absolute expressions.
+ */
+export function compileRelative(expression: string, base: string, options: CompileOptions = {}): RelativeEvaluator {
+  const fast = options.fastPath ?? true;
+  const key = `${fast ? 'f' : 'p'}\u0000${base}\u0000${expression}`;
+  let evaluator = compiledRelative.get(key);
+  if (evaluator) return evaluator;
+  const start = fast ? startOf(base) : undefined;
+  const parts: RelativeEvaluator[] = [];
+  const slow: string[] = [];
+  for (const term of splitUnion(expression)) {
+    // The resource type argument only matters for absolute terms, which a relative one is not.
+    const branches = start ? fastBranches(term, '', start) : undefined;
+    if (branches) {
+      parts.push((node) => {
+        const out: TypedValue[] = [];
+        for (const b of branches) for (const value of walk(node, b.steps)) out.push({ type: b.type, value });
+        return out;
+      });
+    } else slow.push(term);
+  }
+  if (slow.length) {
+    const fn = fhirpath.compile({ base, expression: forFhirpath(slow.join(' | ')) }, r4, { resolveInternalTypes: false });
+    parts.push((node, resource) => (fn(node, { resource, rootResource: resource }) as unknown[]).map(fromFhirpath));
+  }
+  evaluator = parts.length === 1 ? parts[0] : (node, resource) => parts.flatMap((p) => p(node, resource));
+  compiledRelative.set(key, evaluator);
+  return evaluator;
+}
+
+/** True when every term of a relative expression takes the fast path from `base`. */
+export function isFastPathRelative(expression: string, base: string): boolean {
+  const start = startOf(base);
+  return !!start && splitUnion(expression).every((t) => fastBranches(t, '', start) !== undefined);
 }

@@ -14,7 +14,7 @@ export type IndexEntry = IndexEntryValue & {
 
 export type IndexEntryValue =
   | { kind: 'string'; param: string; value: string; exact: string }        // value: case- and accent-folded (NFD, strip diacritics, lower-case); exact: original text
-  | { kind: 'token'; param: string; system: string | null; code: string | null; text: string | null } // text: folded display/CodeableConcept.text/Identifier.type text, for :text
+  | { kind: 'token'; param: string; system: string | null; code: string | null; text: string | null } // text: folded display/CodeableConcept.text/Identifier.type text, for :text; Identifiers with type codings also yield param `${param}:of-type` entries (system/code: the type coding's, text: Identifier.value exact, not folded) for :of-type=system|code|value
   | { kind: 'date'; param: string; low: number; high: number }             // epoch ms, inclusive bounds of the value's precision (e.g. '2020' -> 2020-01-01T00:00:00.000Z .. 2020-12-31T23:59:59.999Z); dateTimes without a zone are taken as UTC; Period start/end (open ends -> -8.64e15 / 8.64e15); Timing.event
   | { kind: 'number'; param: string; value: number }
   | { kind: 'quantity'; param: string; value: number; system: string | null; code: string | null; unit: string | null }

@@ -2,12 +2,14 @@
  * End-to-end search latency: a real server (HTTP, parser, plan, SQLite) over N synthetic Patients
  * and N Observations, loaded through the engine (validation, real index extraction, group commit).
  *
- *   node dist/bench/search-http.js [--patients 100000] [--runs 50]
+ *   node dist/bench/search-http.js [--patients 100000] [--runs 50] [--dir DIR]
  *
+ * With --dir the database is kept in DIR and loaded only when DIR holds none yet, so repeated
+ * runs (or `DATA_DIR=DIR npm start` for manual queries) skip the load.
  * Prints the load rate and, per query shape, the median and p95 of the whole HTTP round trip
  * with a different value on every run (so cached pages do not flatter the numbers).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -72,12 +74,16 @@ async function time(base: string, label: string, query: (run: number) => string)
   console.log(JSON.stringify(row));
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'vertebra-bench-'));
+const keptDir = process.argv.includes('--dir') ? process.argv[process.argv.indexOf('--dir') + 1] : undefined;
+const dataDir = keptDir ?? mkdtempSync(join(tmpdir(), 'vertebra-bench-'));
+const mustLoad = !keptDir || !existsSync(join(keptDir, 'vertebra.sqlite'));
 const server = await startServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent' }), pino({ level: 'silent' }));
 const base = `http://127.0.0.1:${server.port}/fhir`;
 try {
-  console.log(JSON.stringify({ loaded: 'Patient', n: N, perSecond: Math.round(await load(patient, server.engine, N)) }));
-  console.log(JSON.stringify({ loaded: 'Observation', n: N, perSecond: Math.round(await load(observation, server.engine, N)) }));
+  if (mustLoad) {
+    console.log(JSON.stringify({ loaded: 'Patient', n: N, perSecond: Math.round(await load(patient, server.engine, N)) }));
+    console.log(JSON.stringify({ loaded: 'Observation', n: N, perSecond: Math.round(await load(observation, server.engine, N)) }));
+  }
   const pick = (run: number) => (run * 7727) % N;
   await time(base, 'Patient?identifier=system|nhs', (r) => `Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|${nhs(pick(r))}`);
   await time(base, 'Patient?family=prefix&birthdate=day', (r) => `Patient?family=${family(pick(r)).slice(0, 6)}&birthdate=${birthDate(pick(r))}`);
@@ -88,5 +94,5 @@ try {
   await time(base, 'Observation?code=..&date=ge..&_include=Observation:subject&_count=50', (r) => `Observation?code=29463-7&date=ge2024-0${1 + (r % 9)}&_include=Observation:subject&_count=50`);
 } finally {
   await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  if (!keptDir) rmSync(dataDir, { recursive: true, force: true });
 }

@@ -167,9 +167,10 @@ export function numberClauses(ctx: { name: string }, text: string): Clause[][] {
     case 'lt': return [[c('lt', n.value)]];
     case 'ge': return [[c('ge', n.value)]];
     case 'le': return [[c('le', n.value)]];
-    // A point "starts after" / "ends before" the value when it lies beyond its whole interval.
-    case 'sa': return [[c('ge', n.hi)]];
-    case 'eb': return [[c('lt', n.lo)]];
+    // R4 search.html#number: with gt, lt, ge, le, sa and eb the implicit precision is ignored and
+    // the value is taken as exact; for a stored point, "starts after" is simply "greater than".
+    case 'sa': return [[c('gt', n.value)]];
+    case 'eb': return [[c('lt', n.value)]];
     case 'ap': {
       // The recommended 10% of the value, never narrower than the value's own precision.
       const tol = Math.abs(n.value) * 0.1;

@@ -88,7 +88,8 @@ class QueryParser implements Reporter {
     const conditions: Condition[] = [];
     for (const [name, value] of params) {
       if (SERVER_SIDE.has(name) || name === '_type') continue;
-      if (value === '') throw errors.badRequest(`Search parameter '${name}' has an empty value`);
+      // R4 search.html#errors: "Empty parameters are not an error - they are just ignored".
+      if (value === '') continue;
       const colon = name.indexOf(':');
       const base = colon < 0 ? name : name.slice(0, colon);
       const modifier = colon < 0 ? undefined : name.slice(colon + 1);
@@ -142,7 +143,9 @@ class QueryParser implements Reporter {
     }
     if (modifier === 'missing') return this.missing(def, value, full);
     if (modifier !== undefined && !MODIFIERS[def.type].includes(modifier) && !(def.type === 'reference' && isResourceType(modifier))) {
-      return this.unsupported(`Modifier ':${modifier}' is not supported on ${def.type} parameter '${code}' (in '${full}')`);
+      // Unlike an unknown parameter, an unsupported modifier is always refused (R4 search.html#
+      // modifiers: servers SHALL reject it): ignoring it would widen the search, e.g. to everyone.
+      throw errors.badRequest(`Modifier ':${modifier}' is not supported on ${def.type} parameter '${code}' (in '${full}')`);
     }
     if (def.type === 'reference' && modifier !== undefined && modifier !== 'identifier' && def.target.length && !def.target.includes(modifier)) {
       return this.unsupported(`'${code}' cannot refer to ${modifier} (in '${full}')`);

@@ -16,6 +16,7 @@ import type { IndexEntry } from '../search/index-entries.js';
 import type { Condition, SearchPlan } from '../search/plan.js';
 import type { WriteOp } from '../store/port.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { random } from './random.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,15 +29,6 @@ const EXPLAIN = process.argv.includes('--explain');
 const FILE = process.argv.includes('--file') ? process.argv[process.argv.indexOf('--file') + 1] : undefined;
 const BATCH = 1000;
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = random(7);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
 

@@ -8,6 +8,7 @@ import type { Clause, Condition, EntryColumn, EntryKind, IncludeSpec, SearchPlan
 import type { SearchResult } from '../../store/port.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { prefixUpperBound } from '../../store/sqlite/search-sql.js';
+import { random } from '../../bench/random.js';
 
 // ---- builders --------------------------------------------------------------------------------
 
@@ -80,15 +81,6 @@ async function allPages(store: SqliteStore, p: SearchPlan, between?: (page: numb
   throw new Error('paging did not end');
 }
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- the suite, once per page strategy -------------------------------------------------------
 

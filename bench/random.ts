@@ -1,0 +1,12 @@
+/**
+ * A deterministic pseudo-random generator (mulberry32): synthetic data that is the same on every
+ * run, so benchmark numbers and randomised tests can be compared and reproduced.
+ */
+export function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,3 +1,4 @@
+import { SEARCH_LIMITS, tooComplex } from './limits.js';
 import { errors, type FhirError } from '../fhir/errors.js';
 import type { Clause, Condition, EntryKind } from './plan.js';
 import { dateBounds } from './dates.js';
@@ -23,6 +24,8 @@ export interface ValueContext {
   targets: readonly string[];
   /** The clock for `ap` on dates, epoch ms. */
   now: number;
+  /** This server's FHIR base: an absolute reference under it is a local Type/id. */
+  localBase?: string;
 }
 
 export function invalid(ctx: { name: string }, value: string, why: string): FhirError {
@@ -56,6 +59,7 @@ export function unescape(text: string): string {
 /** The OR-values of a parameter (comma-separated); an empty one is malformed. */
 export function orValues(ctx: { name: string }, raw: string): string[] {
   const parts = splitEscaped(raw, ',');
+  if (parts.length > SEARCH_LIMITS.orValues) tooComplex(`'${ctx.name}' has ${parts.length} values, at most ${SEARCH_LIMITS.orValues}`);
   for (const p of parts) if (p === '') throw invalid(ctx, raw, 'empty value');
   return parts;
 }
@@ -209,7 +213,14 @@ export type StringMode = 'startsWith' | 'exact' | 'contains';
 export function stringAlternatives(ctx: ValueContext, raw: string, mode: StringMode = 'startsWith'): EntryCondition[] {
   const text = unescape(raw);
   if (mode === 'exact') return [entry('string', ctx.param, [{ column: 'exact', op: 'eq', value: text }])];
-  return [entry('string', ctx.param, [{ column: 'value', op: mode, value: fold(text) }])];
+  return [entry('string', ctx.param, [{ column: 'value', op: mode, value: folded(ctx, text) }])];
+}
+
+/** The folded text; a value that folds to nothing (a lone accent) would match everything. */
+function folded(ctx: { name: string }, text: string): string {
+  const f = fold(text);
+  if (f === '') throw invalid(ctx, text, 'nothing is left to match once case and accents are set aside');
+  return f;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,7 +248,7 @@ export function tokenAlternatives(ctx: ValueContext, raw: string): EntryConditio
  * substring would let "press" match "depression", which users do not mean.
  */
 export function tokenTextAlternatives(ctx: ValueContext, raw: string): EntryCondition[] {
-  const text = fold(unescape(raw));
+  const text = folded(ctx, unescape(raw));
   return [
     entry('token', ctx.param, [{ column: 'text', op: 'startsWith', value: text }]),
     entry('token', ctx.param, [{ column: 'text', op: 'contains', value: ` ${text}` }]),
@@ -264,6 +275,8 @@ export function referenceAlternatives(ctx: ValueContext, raw: string, typeModifi
     return clauses;
   };
 
+  const local = ctx.localBase !== undefined && text.startsWith(`${ctx.localBase}/`) ? text.slice(ctx.localBase.length + 1) : undefined;
+  if (local !== undefined && /^[A-Za-z]+\/[^/]+(\/_history\/[^/]+)?$/.test(local)) return referenceAlternatives({ ...ctx, localBase: undefined }, local, typeModifier);
   if (ABSOLUTE.test(text)) {
     const parts = splitEscaped(raw, '|');
     if (parts.length > 2) throw invalid(ctx, text, 'a canonical takes at most one |version');
@@ -273,11 +286,9 @@ export function referenceAlternatives(ctx: ValueContext, raw: string, typeModifi
       if (url === '' || version === '') throw invalid(ctx, text, "expected 'url|version'");
       return [e([{ column: 'url', op: 'eq', value: url }, { column: 'targetVersion', op: 'eq', value: version }])];
     }
-    const alternatives = [e([{ column: 'url', op: 'eq', value: text }])];
-    const tail = parseReference(text);
-    if (tail?.targetType && tail.targetId) alternatives.push(e(typed(tail.targetType, tail.targetId, tail.targetVersion)));
-    else if (typeModifier !== undefined) return [e([{ column: 'url', op: 'eq', value: text }, { column: 'targetType', op: 'eq', value: typeModifier }])];
-    return alternatives;
+    // An absolute URL matches references written with that URL, never local Type/id ones
+    // (see parseReference: another server's Patient/1 is not ours).
+    return [e([{ column: 'url', op: 'eq', value: text }])];
   }
   if (text.includes('/')) {
     const r = parseReference(text);

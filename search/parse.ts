@@ -8,6 +8,7 @@ import {
   dateAlternatives, numberAlternatives, quantityAlternatives, referenceAlternatives, stringAlternatives,
   tokenAlternatives, tokenClauses, tokenTextAlternatives, uriAlternatives, valueAlternatives,
 } from './parse-values.js';
+import { checkPlanSize, SEARCH_LIMITS, tooComplex } from './limits.js';
 import { commonDef, parseCount, parseInclude, parseSort, parseTotal, type Reporter } from './parse-results.js';
 
 export { compartmentCondition } from './parse-compartment.js';
@@ -30,6 +31,8 @@ export interface ParseOptions {
   subsumption?: (system: string, code: string, direction: 'above' | 'below') => Promise<string[] | undefined>;
   /** The clock for `ap` on dates (epoch ms); Date.now by default. */
   now?: () => number;
+  /** This server's FHIR base URL: references written with it are local ones. */
+  localBase?: string;
 }
 
 /** Shape the response; the server applies them, so they are known here but yield nothing. */
@@ -60,21 +63,26 @@ const allOf = (conditions: Condition[]): Condition => (conditions.length === 1 ?
 
 class QueryParser implements Reporter {
   private readonly warnings: OperationOutcomeIssue[] = [];
+  private readonly warned = new Set<string>();
   private readonly now: number;
 
   constructor(private readonly registry: SearchParameterRegistry, private readonly options: ParseOptions) {
-    this.now = (options.now ?? Date.now)();
+    // The default clock is rounded to the day: `ap` tolerances (at least a day) then stay the
+    // same while a client pages, so the plan, and with it the paging cursor, keeps matching.
+    this.now = options.now ? options.now() : Math.floor(Date.now() / 86_400_000) * 86_400_000;
   }
 
   unsupported(diagnostics: string): undefined {
     if (this.options.strict) throw errors.badRequest(diagnostics);
-    if (!this.warnings.some((w) => w.diagnostics === diagnostics)) {
+    if (!this.warned.has(diagnostics)) {
+      this.warned.add(diagnostics);
       this.warnings.push({ severity: 'warning', code: 'not-supported', diagnostics });
     }
     return undefined;
   }
 
   async parse(resourceTypes: string[], params: [string, string][]): Promise<SearchPlan> {
+    if (params.length > SEARCH_LIMITS.parameters) tooComplex(`${params.length} parameters, at most ${SEARCH_LIMITS.parameters}`);
     const types = searchedTypes(resourceTypes, params);
     const plan: SearchPlan = {
       resourceTypes: types,
@@ -118,6 +126,7 @@ class QueryParser implements Reporter {
       }
     }
     if (conditions.length) plan.where = allOf(conditions);
+    checkPlanSize(plan);
     return plan;
   }
 
@@ -133,6 +142,10 @@ class QueryParser implements Reporter {
     const code = colon < 0 ? head : head.slice(0, colon);
     const modifier = colon < 0 ? undefined : head.slice(colon + 1);
     const def = this.resolve(types, code);
+    if (!def && types.length > 1 && types.some((t) => this.registry.get(t, code))) {
+      // Ignoring it (as for an unknown parameter) would return every resource of the other types.
+      throw errors.badRequest(`Search parameter '${code}' is not defined the same way for every type searched; name the types with _type`);
+    }
     if (!def) {
       const where = types.length === 1 ? types[0] : types.length <= 3 ? types.join(', ') : 'every type searched';
       return this.unsupported(`Unknown search parameter '${code}' for ${where}${full !== code ? ` (in '${full}')` : ''}`);
@@ -246,7 +259,7 @@ class QueryParser implements Reporter {
   }
 
   private async value(def: SearchParamDef, modifier: string | undefined, value: string, full: string): Promise<Condition | undefined> {
-    const ctx: ValueContext = { name: full, param: def.code, targets: def.target, now: this.now };
+    const ctx: ValueContext = { name: full, param: def.code, targets: def.target, now: this.now, localBase: this.options.localBase };
     const values = orValues(ctx, value);
     const each = (f: (raw: string) => EntryCondition[]) => anyOf(values.flatMap(f));
     switch (def.type) {
@@ -324,7 +337,11 @@ class QueryParser implements Reporter {
     const expansion = this.options.expandValueSet ? await this.options.expandValueSet(url) : undefined;
     if (!expansion) throw errors.badRequest(`Search parameter '${ctx.name}': ValueSet '${url}' is not known to this server`);
     const bySystem = new Map<string, string[]>();
-    for (const { system, code } of expansion) bySystem.set(system ?? '', [...(bySystem.get(system ?? '') ?? []), code]);
+    for (const { system, code } of expansion) {
+      const codes = bySystem.get(system ?? '');
+      if (codes) codes.push(code);
+      else bySystem.set(system ?? '', [code]);
+    }
     const entry = (system: Clause, codes: string[]): EntryCondition => ({
       kind: 'entry', entry: 'token', param: ctx.param, clauses: [system, { column: 'code', op: 'in', values: [...new Set(codes)] }],
     });
@@ -366,7 +383,7 @@ class QueryParser implements Reporter {
       let combos: EntryCondition[][] = [[]];
       pieces.forEach((piece, i) => {
         if (piece === '') throw invalid({ name: full }, unescape(v), `component ${i + 1} is empty`);
-        const ctx: ValueContext = { name: full, param: `${def.code}.${i}`, targets: components[i].target, now: this.now };
+        const ctx: ValueContext = { name: full, param: `${def.code}.${i}`, targets: components[i].target, now: this.now, localBase: this.options.localBase };
         const alternatives = valueAlternatives(components[i].type, ctx, piece);
         combos = combos.flatMap((combo) => alternatives.map((a) => [...combo, a]));
       });
@@ -398,7 +415,7 @@ function ofType(ctx: ValueContext, raw: string): EntryCondition[] {
  */
 function searchedTypes(resourceTypes: string[], params: [string, string][]): string[] {
   let types = [...new Set(resourceTypes)];
-  const given = params.filter(([name]) => name === '_type');
+  const given = params.filter(([name, value]) => name === '_type' && value !== '');
   for (const [, value] of given) {
     const listed = orValues({ name: '_type' }, value).map((t) => unescape(t).trim());
     for (const t of listed) {

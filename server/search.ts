@@ -25,7 +25,7 @@ export function searchParams(req: Request, fromBody: boolean): [string, string][
   if (Buffer.isBuffer(raw) && raw.length > 0) {
     const type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (type !== FORM) throw errors.unsupportedMediaType(`POST _search takes a ${FORM} body, not '${type || 'none'}'`);
-    pairs.push(...new URLSearchParams(raw.toString('utf8')));
+    for (const pair of new URLSearchParams(raw.toString('utf8'))) pairs.push(pair); // no spread: bodies can be huge
   }
   return pairs;
 }
@@ -43,8 +43,8 @@ function subsettingOf(pairs: [string, string][]): Subsetting {
 
 /** System search covers `_type`'s types, or every type when it is absent. */
 function systemTypes(pairs: [string, string][]): string[] {
-  const given = pairs.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(','));
-  return given.length ? [...new Set(given.map((t) => t.trim()))] : [...resourceTypes().keys()];
+  const given = pairs.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  return given.length ? [...new Set(given)] : [...resourceTypes().keys()];
 }
 
 export interface SearchScope {
@@ -56,16 +56,23 @@ export interface SearchScope {
   where?: Condition;
 }
 
+/** Runs a search and returns the searchset Bundle as JSON text (GET entries of a batch use it too). */
+export async function searchBundleText(
+  req: Request, engine: InteractionEngine, config: Config, base: string, scope: SearchScope, pairs: [string, string][],
+): Promise<string> {
+  const subsetting = subsettingOf(pairs);
+  const countOnly = subsetting.summary === 'count';
+  const { plan, result } = await engine.search(scope.resourceTypes ?? systemTypes(pairs), pairs, {
+    strict: strictHandling(req), defaultCount: config.defaultPageSize, maxCount: config.maxPageSize, localBase: base,
+  }, scope.where, countOnly);
+  return searchsetBundle(engine, plan, result, pairs, base, scope.path, countOnly ? { summary: 'count' } : subsetting);
+}
+
 export async function runSearch(
   req: Request, res: Response, engine: InteractionEngine, config: Config, base: string, scope: SearchScope, fromBody: boolean,
 ): Promise<void> {
   const pairs = searchParams(req, fromBody);
-  const subsetting = subsettingOf(pairs);
-  const countOnly = subsetting.summary === 'count';
-  const { plan, result } = await engine.search(scope.resourceTypes ?? systemTypes(pairs), pairs, {
-    strict: strictHandling(req), defaultCount: config.defaultPageSize, maxCount: config.maxPageSize,
-  }, scope.where, countOnly);
-  sendFhir(req, res, 200, searchsetBundle(engine, plan, result, pairs, base, scope.path, countOnly ? { summary: 'count' } : subsetting));
+  sendFhir(req, res, 200, await searchBundleText(req, engine, config, base, scope, pairs));
 }
 
 function link(base: string, path: string, pairs: [string, string][], cursor?: string): string {
@@ -79,7 +86,7 @@ function link(base: string, path: string, pairs: [string, string][], cursor?: st
  * The searchset Bundle as JSON text. Stored resources are spliced in as the text the store holds
  * when nothing reshapes them, which spares a parse and a stringify per entry on the hot path.
  */
-function searchsetBundle(
+export function searchsetBundle(
   engine: InteractionEngine, plan: SearchPlan, result: SearchResult, pairs: [string, string][], base: string, path: string, subsetting: Subsetting,
 ): string {
   const current = pairs.find(([k]) => k === '_cursor')?.[1];

@@ -1,5 +1,6 @@
 import type { CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeInclude, ValueSetExpansionContains } from 'fhir/r4.js';
 import { loadDefinitionFile } from '../fhir/definitions.js';
+import { errors } from '../fhir/errors.js';
 
 /**
  * Terminology answered from what the server holds: CodeSystems and ValueSets stored through the
@@ -32,14 +33,31 @@ function base(): Map<string, CodeSystem | ValueSet> {
   return baseCanonicals;
 }
 
+const hierarchies = new WeakMap<CodeSystem, ReturnType<typeof buildHierarchy>>();
+
+/** The hierarchy of a CodeSystem, computed once per object (the R4 base ones live all process long). */
+function hierarchy(cs: CodeSystem): ReturnType<typeof buildHierarchy> {
+  let h = hierarchies.get(cs);
+  if (!h) {
+    h = buildHierarchy(cs);
+    hierarchies.set(cs, h);
+  }
+  return h;
+}
+
 /** Parent → children for a CodeSystem: nested concepts plus `parent` / `subsumedBy` properties. */
-function hierarchy(cs: CodeSystem): { children: Map<string, string[]>; parents: Map<string, string[]>; codes: string[] } {
+function buildHierarchy(cs: CodeSystem): { children: Map<string, string[]>; parents: Map<string, string[]>; codes: string[] } {
   const children = new Map<string, string[]>();
   const parents = new Map<string, string[]>();
   const codes: string[] = [];
+  const add = (map: Map<string, string[]>, key: string, value: string) => {
+    const list = map.get(key);
+    if (list) list.push(value);
+    else map.set(key, [value]);
+  };
   const link = (parent: string, child: string) => {
-    children.set(parent, [...(children.get(parent) ?? []), child]);
-    parents.set(child, [...(parents.get(child) ?? []), parent]);
+    add(children, parent, child);
+    add(parents, child, parent);
   };
   const walk = (concepts: CodeSystemConcept[] | undefined, parent?: string) => {
     for (const c of concepts ?? []) {
@@ -80,14 +98,14 @@ export class LocalTerminology {
     const cs = await this.find<CodeSystem>('CodeSystem', system);
     if (!cs) return undefined;
     const h = hierarchy(cs);
-    return closure(code, direction === 'below' ? h.children : h.parents);
+    return capped(closure(code, direction === 'below' ? h.children : h.parents), `${system}|${code} :${direction}`);
   }
 
   /** The codes of a ValueSet, from its expansion or by evaluating its compose; undefined if unknown. */
   async expand(url: string, depth = 0): Promise<Code[] | undefined> {
     const vs = await this.find<ValueSet>('ValueSet', url);
     if (!vs || depth > 5) return undefined;
-    if (vs.expansion?.contains) return flatten(vs.expansion.contains);
+    if (vs.expansion?.contains) return capped(flatten(vs.expansion.contains), url);
     if (!vs.compose) return undefined;
     const included: Code[] = [];
     for (const inc of vs.compose.include) {
@@ -99,8 +117,7 @@ export class LocalTerminology {
     for (const exc of vs.compose.exclude ?? []) {
       for (const c of (await this.include(exc, depth)) ?? []) excluded.add(`${c.system}|${c.code}`);
     }
-    const out = included.filter((c) => !excluded.has(`${c.system}|${c.code}`));
-    return out.length > MAX_EXPANSION ? undefined : out;
+    return capped(included.filter((c) => !excluded.has(`${c.system}|${c.code}`)), url);
   }
 
   private async include(inc: ValueSetComposeInclude, depth: number): Promise<Code[] | undefined> {
@@ -115,10 +132,10 @@ export class LocalTerminology {
         let selected = h.codes;
         for (const f of inc.filter ?? []) {
           if (f.property !== 'concept') return undefined;
-          if (f.op === 'is-a') selected = selected.filter((c) => closure(f.value, h.children).includes(c));
-          else if (f.op === 'descendent-of') selected = selected.filter((c) => c !== f.value && closure(f.value, h.children).includes(c));
-          else if (f.op === 'is-not-a') selected = selected.filter((c) => !closure(f.value, h.children).includes(c));
-          else if (f.op === 'in') selected = selected.filter((c) => f.value.split(',').includes(c));
+          const below = new Set(f.op === 'in' ? f.value.split(',') : closure(f.value, h.children));
+          if (f.op === 'is-a' || f.op === 'in') selected = selected.filter((c) => below.has(c));
+          else if (f.op === 'descendent-of') selected = selected.filter((c) => c !== f.value && below.has(c));
+          else if (f.op === 'is-not-a') selected = selected.filter((c) => !below.has(c));
           else return undefined;
         }
         codes = selected.map((code) => ({ system: inc.system!, code }));
@@ -133,6 +150,14 @@ export class LocalTerminology {
     }
     return codes ?? [];
   }
+}
+
+/** Expansions past MAX_EXPANSION are refused: a search over them would be a scan in disguise. */
+function capped<T>(codes: T[], what: string): T[] {
+  if (codes.length > MAX_EXPANSION) {
+    throw errors.badRequest(`${what} stands for ${codes.length} codes; searches accept at most ${MAX_EXPANSION}`);
+  }
+  return codes;
 }
 
 function flatten(contains: ValueSetExpansionContains[]): Code[] {

@@ -72,7 +72,16 @@ class Reads implements StoreReader {
   }
 
   async search(plan: SearchPlan): Promise<SearchResult> {
-    return this.searcher.search(plan);
+    try {
+      return this.searcher.search(plan);
+    } catch (e) {
+      // search/ bounds query size (search/limits.ts); this is the backstop should SQLite's own
+      // limits still be reached: the client's query is too big, which is not a server fault.
+      if (e instanceof Database.SqliteError && /too many|too large|too deep/i.test(e.message)) {
+        throw errors.badRequest('The search is too large for the store to run; narrow it or split it');
+      }
+      throw e;
+    }
   }
 }
 

@@ -122,9 +122,10 @@ describe('HTTP: search interactions', () => {
 
   it('unknown types are 404 and other methods 405, as OperationOutcomes', async () => {
     expect((await server.fhir('/Nonsense?x=1')).status).to.equal(404);
-    const res = await server.fhir('/Patient', { method: 'DELETE' });
+    const res = await server.fhir('/Patient/_search');
     expect(res.status).to.equal(405);
-    expect(res.headers.get('allow')).to.equal('GET, POST');
+    expect(res.headers.get('allow')).to.equal('POST');
+    expect(res.json.resourceType).to.equal('OperationOutcome');
   });
 
   it('the CapabilityStatement lists search-type and the search parameters of each type', async () => {
@@ -134,6 +135,34 @@ describe('HTTP: search interactions', () => {
     const names = patient.searchParam.map((p: any) => p.name);
     expect(names).to.include.members(['family', 'birthdate', 'identifier', 'general-practitioner', '_id', '_lastUpdated']);
     expect(json.rest[0].interaction.map((i: any) => i.code)).to.include('search-system');
+  });
+
+  it('a reference to another server is never taken for a local resource (compartments, chains, includes)', async () => {
+    await server.fhir('/Observation/foreign', {
+      method: 'PUT',
+      body: { resourceType: 'Observation', id: 'foreign', status: 'final', code: { text: 'x' }, subject: { reference: 'https://elsewhere.example/fhir/Patient/p1' } },
+    });
+    expect(ids((await server.fhir('/Patient/p1/Observation')).json)).to.deep.equal(['Observation/ob1']);
+    expect(ids((await server.fhir('/Observation?subject=Patient/p1')).json)).to.deep.equal(['Observation/ob1']);
+    expect(ids((await server.fhir('/Observation?subject:Patient.family=Able')).json)).to.deep.equal(['Observation/ob1']);
+    expect(ids((await server.fhir('/Observation?_id=foreign&_include=Observation:subject')).json, 'include')).to.deep.equal([]);
+    expect(ids((await server.fhir('/Observation?subject=https://elsewhere.example/fhir/Patient/p1')).json)).to.deep.equal(['Observation/foreign']);
+    // A reference written with this server's own base is a local one.
+    expect(ids((await server.fhir(`/Observation?subject=${server.url}/Patient/p1`)).json)).to.deep.equal(['Observation/ob1']);
+  });
+
+  it('paging an ap (approximate) date search follows its next links', async () => {
+    const first = (await server.fhir('/Patient?birthdate=ap1980-01-02&_count=2&_sort=_id')).json;
+    const next = first.link.find((l: any) => l.relation === 'next').url;
+    const second = await fetch(next);
+    expect(second.status).to.equal(200);
+    expect(ids(await second.json())).to.deep.equal(['Patient/p3', 'Patient/p4']);
+  });
+
+  it('a system search with a parameter some types lack is a 400, not a search of everything', async () => {
+    const res = await server.fhir('/?_type=Patient,Organization&gender=male');
+    expect(res.status).to.equal(400);
+    expect(JSON.stringify(res.json.issue)).to.contain('gender');
   });
 
   it(':in works against R4 base ValueSets the server ships (administrative-gender)', async () => {

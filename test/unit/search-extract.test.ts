@@ -149,12 +149,12 @@ describe('search index extraction', () => {
       ]);
     });
 
-    it('indexes references, relative and absolute-versioned', () => {
+    it('indexes references: relative ones name a local target, absolute ones only their url', () => {
       expect(of(entries, 'general-practitioner')).to.deep.equal([
         { kind: 'reference', param: 'general-practitioner', targetType: 'Organization', targetId: 'Y12345', targetVersion: null, url: null },
       ]);
       expect(of(entries, 'organization')).to.deep.equal([{
-        kind: 'reference', param: 'organization', targetType: 'Organization', targetId: 'Y12345', targetVersion: '4',
+        kind: 'reference', param: 'organization', targetType: null, targetId: null, targetVersion: null,
         url: 'https://vertebra.example/fhir/Organization/Y12345/_history/4',
       }]);
     });
@@ -242,9 +242,9 @@ describe('search index extraction', () => {
       expect(of(entries, 'address-city')).to.deep.equal([{ kind: 'string', param: 'address-city', value: 'bradford', exact: 'Bradford' }]);
     });
 
-    it('parses the type and id from an absolute partOf URL', () => {
+    it('an absolute partOf URL (another server) is kept as a url, not taken for a local Organization', () => {
       expect(of(entries, 'partof')).to.deep.equal([{
-        kind: 'reference', param: 'partof', targetType: 'Organization', targetId: 'Q74', targetVersion: null,
+        kind: 'reference', param: 'partof', targetType: null, targetId: null, targetVersion: null,
         url: 'https://directory.spineservices.nhs.uk/STU3/Organization/Q74',
       }]);
     });
@@ -620,10 +620,11 @@ describe('search index extraction', () => {
       expect(parseReference('Patient/123/_history/2')).to.deep.equal({ targetType: 'Patient', targetId: '123', targetVersion: '2', url: null });
     });
 
-    it('keeps absolute URLs and parses a trailing R4 Type/id', () => {
+    it('keeps absolute URLs whole and never takes their tail for a local resource', () => {
       expect(parseReference('https://x.org/fhir/Patient/123/_history/7')).to.deep.equal({
-        targetType: 'Patient', targetId: '123', targetVersion: '7', url: 'https://x.org/fhir/Patient/123/_history/7',
+        targetType: null, targetId: null, targetVersion: null, url: 'https://x.org/fhir/Patient/123/_history/7',
       });
+      expect(parseReference('Patient/123/_history/7')).to.deep.equal({ targetType: 'Patient', targetId: '123', targetVersion: '7', url: null });
       expect(parseReference('https://x.org/things/Widget/1')).to.deep.equal({ targetType: null, targetId: null, targetVersion: null, url: 'https://x.org/things/Widget/1' });
       expect(parseReference('urn:uuid:2f7e1c1e-3c2b-4c59-9d0e-1b8a6d2b9a11')).to.deep.include({ targetType: null, url: 'urn:uuid:2f7e1c1e-3c2b-4c59-9d0e-1b8a6d2b9a11' });
     });
@@ -635,7 +636,7 @@ describe('search index extraction', () => {
 
     it('splits the version off canonicals', () => {
       expect(parseCanonical('http://hl7.org/fhir/ValueSet/example|4.0.1')).to.deep.equal({
-        targetType: 'ValueSet', targetId: 'example', targetVersion: '4.0.1', url: 'http://hl7.org/fhir/ValueSet/example',
+        targetType: null, targetId: null, targetVersion: '4.0.1', url: 'http://hl7.org/fhir/ValueSet/example',
       });
       expect(parseCanonical('http://snomed.info/sct')).to.deep.equal({ targetType: null, targetId: null, targetVersion: null, url: 'http://snomed.info/sct' });
     });
@@ -651,7 +652,7 @@ describe('search index extraction', () => {
         relatedArtifact: [{ type: 'depends-on', resource: 'http://example.org/fhir/Library/lib|1.0' }, { type: 'successor', resource: 'http://example.org/fhir/PlanDefinition/next' }],
       });
       expect(of(pd, 'depends-on')).to.deep.equal([{
-        kind: 'reference', param: 'depends-on', targetType: 'Library', targetId: 'lib', targetVersion: '1.0', url: 'http://example.org/fhir/Library/lib',
+        kind: 'reference', param: 'depends-on', targetType: null, targetId: null, targetVersion: '1.0', url: 'http://example.org/fhir/Library/lib',
       }]);
       expect(of(pd, 'successor')).to.have.length(1);
       expect(of(pd, 'predecessor')).to.deep.equal([]);

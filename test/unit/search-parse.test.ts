@@ -412,11 +412,11 @@ describe('search/parse: query -> SearchPlan', () => {
       await fails(parse('Observation', 'subject:Patient=Group/1'));
     });
 
-    it('absolute URLs match the url, and the Type/id they end in', async () => {
-      expect(await where('Observation', 'subject=https://other.example/fhir/Patient/9')).to.deep.equal(or(
-        r({ column: 'url', op: 'eq', value: 'https://other.example/fhir/Patient/9' }),
-        r(type('Patient'), id('9')),
-      ));
+    it('absolute URLs match only the url; under this server base they are local Type/id', async () => {
+      expect(await where('Observation', 'subject=https://other.example/fhir/Patient/9')).to.deep.equal(
+        r({ column: 'url', op: 'eq', value: 'https://other.example/fhir/Patient/9' }));
+      expect(await where('Observation', 'subject=https://us.example/fhir/Patient/9', { localBase: 'https://us.example/fhir' }))
+        .to.deep.equal(r(type('Patient'), id('9')));
       expect(await where('Observation', 'subject=urn:uuid:1234')).to.deep.equal(r({ column: 'url', op: 'eq', value: 'urn:uuid:1234' }));
     });
 
@@ -631,12 +631,26 @@ describe('search/parse: query -> SearchPlan', () => {
       ));
     });
 
-    it('a parameter missing from one of the types is unknown; bad types are 400s', async () => {
-      const plan = await parse(['Patient', 'Observation'], 'birthdate=1980');
-      expect(plan.where).to.equal(undefined);
-      expect(plan.warnings).to.have.length(1);
+    it('a parameter missing from one of the types is a 400 (ignoring it would return everything of the others); bad types are 400s', async () => {
+      expect((await fails(parse(['Patient', 'Observation'], 'birthdate=1980'))).message).to.include('birthdate');
+      const unknownEverywhere = await parse(['Patient', 'Observation'], 'shoe-size=9');
+      expect(unknownEverywhere.warnings).to.have.length(1);
       await fails(parse(['Patient', 'Observation'], '_type=Nope'));
       await fails(parse(['Patient'], '_type=Observation'));
+    });
+  });
+
+  describe('size limits: 400s, never a store error', () => {
+    it('too many values, parameters, sort keys or conditions; numbers out of range; values that fold to nothing', async () => {
+      const many = Array.from({ length: 201 }, (_, i) => `n${i}`).join(',');
+      expect((await fails(parse('Patient', `name=${many}`))).message).to.include('too large');
+      expect((await fails(parse('Patient', Array.from({ length: 201 }, () => 'gender=male').join('&')))).message).to.include('too large');
+      expect((await fails(parse('Patient', Array.from({ length: 150 }, (_, i) => `name=a${i},b${i},c${i}`).join('&')))).message).to.include('conditions');
+      expect((await fails(parse('Patient', `_sort=${Array.from({ length: 11 }, () => 'birthdate').join(',')}`))).message).to.include('sort keys');
+      expect((await fails(parse('Observation', 'value-quantity=ap1.7e308'))).message).to.include('out of range');
+      expect((await fails(parse('Patient', 'name=\u0301'))).message, 'a lone combining accent').to.include('name');
+      const deep = `${'_has:Patient:link:'.repeat(7)}name=x`;
+      await fails(parse('Patient', deep));
     });
   });
 

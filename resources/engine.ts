@@ -1,31 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4.js';
 import { errors } from '../fhir/errors.js';
 import { isResourceType } from '../fhir/definitions.js';
-import { validateStructure } from '../profiles/schema-validator.js';
 import type { IndexExtractor } from '../search/extract.js';
 import { byCanonicalUrlPlan } from '../search/canonical.js';
 import { parseSearch, type ParseOptions } from '../search/parse.js';
 import type { SearchPlan } from '../search/plan.js';
 import type { SearchParameterRegistry } from '../search/registry.js';
-import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreTx, WriteMethod } from '../store/port.js';
+import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store } from '../store/port.js';
 import { LocalTerminology } from '../terminology/local-terminology.js';
 import { HookRegistry } from './hooks.js';
+import type { PatchBody } from './patch/index.js';
+import { ID_PATTERN, WriteSession, type Criteria, type Preconditions, type WriteContext, type WriteResult } from './write-session.js';
 
-/** FHIR id syntax (R4 datatypes: [A-Za-z0-9\-\.]{1,64}). */
-const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
-
-export interface WriteResult {
-  version: ResourceVersion;
-  resource: Resource;
-  /** True when the write created the resource (201), false when it replaced one (200). */
-  created: boolean;
-}
-
-export interface Preconditions {
-  /** Version the client expects to be current (from If-Match); undefined means unconditional. */
-  ifMatch?: number;
-}
+export type { Criteria, Preconditions, WriteResult } from './write-session.js';
 
 export interface EngineDeps {
   store: Store;
@@ -48,6 +35,7 @@ export class InteractionEngine {
   readonly hooks: HookRegistry;
   private readonly now: () => Date;
   private readonly terminology: LocalTerminology;
+  private readonly writeContext: WriteContext;
 
   constructor(deps: EngineDeps) {
     this.store = deps.store;
@@ -56,6 +44,10 @@ export class InteractionEngine {
     this.hooks = deps.hooks ?? new HookRegistry();
     this.now = deps.now ?? (() => new Date());
     this.terminology = new LocalTerminology((type, url) => this.findByCanonicalUrl(type, url));
+    this.writeContext = {
+      extractor: this.extractor, hooks: this.hooks, now: this.now,
+      criteriaPlan: (resourceType, criteria) => this.plan([resourceType], criteria, { strict: true, defaultCount: 2, maxCount: 2 }),
+    };
   }
 
   /** The current resource of `resourceType` whose canonical url is `url`, if the server holds one. */
@@ -92,54 +84,59 @@ export class InteractionEngine {
     return version;
   }
 
-  async create(resourceType: string, body: unknown): Promise<WriteResult> {
-    this.assertType(resourceType);
-    const resource = this.checkBody(resourceType, body);
-    const hooks = this.hooks.for(resourceType);
-    const id = hooks.assignId ? await hooks.assignId(resource) : randomUUID();
-    await hooks.validate?.(resource);
+  /**
+   * Runs `fn` as one atomic, durable transaction: everything its session writes commits together
+   * or not at all. After-commit hooks (e.g. SearchParameter registration) run once it committed.
+   */
+  async transaction<T>(fn: (session: WriteSession) => Promise<T>): Promise<T> {
+    let session: WriteSession | undefined;
     const result = await this.store.transaction(async (tx) => {
-      if (await tx.read(resourceType, id)) throw errors.conflict(`${resourceType}/${id} already exists`);
-      return this.write(tx, resource, resourceType, id, undefined, 'POST');
+      session = new WriteSession(tx, this.writeContext);
+      return fn(session);
     });
-    this.committed(result.version, result.resource);
+    for (const { version, resource } of session!.changes) {
+      this.hooks.for(version.resourceType).afterCommit?.({ id: version.id, resource: version.deleted ? undefined : resource });
+    }
     return result;
   }
 
-  async update(resourceType: string, id: string, body: unknown, pre: Preconditions = {}): Promise<WriteResult> {
+  create(resourceType: string, body: unknown, ifNoneExist?: Criteria): Promise<WriteResult> {
+    this.assertType(resourceType);
+    return this.transaction((s) => s.create(resourceType, body, { ifNoneExist }));
+  }
+
+  update(resourceType: string, id: string, body: unknown, pre: Preconditions = {}): Promise<WriteResult> {
     this.assertType(resourceType);
     this.assertId(resourceType, id);
-    const resource = this.checkBody(resourceType, body);
-    if (resource.id === undefined) throw errors.badRequest('The resource must carry an id equal to the id in the URL', [`${resourceType}.id`]);
-    if (resource.id !== id) throw errors.badRequest(`The resource id '${resource.id}' does not match the URL id '${id}'`, [`${resourceType}.id`]);
-    await this.hooks.for(resourceType).validate?.(resource);
-    const result = await this.store.transaction(async (tx) => {
-      const current = await tx.read(resourceType, id);
-      checkIfMatch(current, pre, `${resourceType}/${id}`);
-      return this.write(tx, resource, resourceType, id, current, 'PUT');
-    });
-    this.committed(result.version, result.resource);
-    return result;
+    return this.transaction((s) => s.update(resourceType, id, body, pre));
+  }
+
+  conditionalUpdate(resourceType: string, criteria: Criteria, body: unknown, pre: Preconditions = {}): Promise<WriteResult> {
+    this.assertType(resourceType);
+    return this.transaction((s) => s.conditionalUpdate(resourceType, criteria, body, pre));
+  }
+
+  patch(resourceType: string, id: string, patch: PatchBody, pre: Preconditions = {}): Promise<WriteResult> {
+    this.assertType(resourceType);
+    this.assertId(resourceType, id);
+    return this.transaction((s) => s.patch(resourceType, id, patch, pre));
+  }
+
+  conditionalPatch(resourceType: string, criteria: Criteria, patch: PatchBody, pre: Preconditions = {}): Promise<WriteResult> {
+    this.assertType(resourceType);
+    return this.transaction((s) => s.conditionalPatch(resourceType, criteria, patch, pre));
   }
 
   /** Returns the tombstone version, or undefined when the resource was already deleted. */
-  async delete(resourceType: string, id: string, pre: Preconditions = {}): Promise<ResourceVersion | undefined> {
+  delete(resourceType: string, id: string, pre: Preconditions = {}): Promise<ResourceVersion | undefined> {
     this.assertType(resourceType);
     this.assertId(resourceType, id);
-    const tombstone = await this.store.transaction(async (tx) => {
-      const current = await tx.read(resourceType, id);
-      if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
-      checkIfMatch(current, pre, `${resourceType}/${id}`);
-      // Deleting a deleted resource succeeds without a new version (R4 http.html#delete: idempotent).
-      if (current.deleted) return undefined;
-      const tombstone: ResourceVersion = {
-        resourceType, id, versionId: current.versionId + 1, lastUpdated: this.stamp(current), deleted: true, method: 'DELETE',
-      };
-      await tx.write({ ...tombstone, entries: [] });
-      return tombstone;
-    });
-    if (tombstone) this.committed(tombstone);
-    return tombstone;
+    return this.transaction((s) => s.delete(resourceType, id, pre));
+  }
+
+  conditionalDelete(resourceType: string, criteria: Criteria, multiple: { allowed: boolean; max: number }): Promise<ResourceVersion[]> {
+    this.assertType(resourceType);
+    return this.transaction((s) => s.conditionalDelete(resourceType, criteria, multiple));
   }
 
   /**
@@ -147,15 +144,11 @@ export class InteractionEngine {
    * the store renders. `resourceTypes` has one type for a type-level search, several for `_type`.
    */
   async search(
-    resourceTypes: string[], params: [string, string][], options: Pick<ParseOptions, 'strict' | 'defaultCount' | 'maxCount'>,
+    resourceTypes: string[], params: [string, string][], options: Pick<ParseOptions, 'strict' | 'defaultCount' | 'maxCount' | 'localBase'>,
     scope?: SearchPlan['where'], countOnly = false,
   ): Promise<{ plan: SearchPlan; result: SearchResult }> {
     for (const t of resourceTypes) this.assertType(t);
-    const plan = await parseSearch(resourceTypes, params, this.registry, {
-      ...options,
-      expandValueSet: (url) => this.terminology.expand(url),
-      subsumption: (system, code, direction) => this.terminology.subsumption(system, code, direction),
-    });
+    const plan = await this.plan(resourceTypes, params, options);
     if (scope) plan.where = plan.where ? { kind: 'and', conditions: [scope, plan.where] } : scope;
     if (countOnly) { // _summary=count: the total and nothing else (R4 search.html#summary)
       plan.count = 0;
@@ -164,14 +157,18 @@ export class InteractionEngine {
     return { plan, result: await this.store.search(plan) };
   }
 
+  private plan(resourceTypes: string[], params: [string, string][], options: Pick<ParseOptions, 'strict' | 'defaultCount' | 'maxCount' | 'localBase'>): Promise<SearchPlan> {
+    return parseSearch(resourceTypes, params, this.registry, {
+      ...options,
+      expandValueSet: (url) => this.terminology.expand(url),
+      subsumption: (system, code, direction) => this.terminology.subsumption(system, code, direction),
+    });
+  }
+
   /** Recomputes the index entries of stored resources (after SearchParameters changed). */
   reindex(resourceType: string | undefined, onProgress?: (done: number, total: number) => void): Promise<number> {
     if (resourceType !== undefined) this.assertType(resourceType);
     return this.store.reindex(resourceType, (json) => this.extractor.extract(JSON.parse(json)), onProgress);
-  }
-
-  private committed(version: ResourceVersion, resource?: Resource): void {
-    this.hooks.for(version.resourceType).afterCommit?.({ id: version.id, resource: version.deleted ? undefined : resource });
   }
 
   async history(query: HistoryQuery): Promise<HistoryPage> {
@@ -193,46 +190,5 @@ export class InteractionEngine {
   /** True when stored JSON may be sent as is (no hook reshapes this type on the way out). */
   passesThrough(resourceType: string): boolean {
     return this.hooks.for(resourceType).afterRead === undefined;
-  }
-
-  private checkBody(resourceType: string, body: unknown): Resource {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw errors.badRequest('The request body must be a FHIR resource (a JSON object)');
-    }
-    const found = (body as { resourceType?: unknown }).resourceType;
-    if (found !== resourceType) {
-      throw errors.badRequest(`The body's resourceType '${String(found)}' does not match the URL's '${resourceType}'`, ['resourceType']);
-    }
-    const issues = validateStructure(body as Record<string, unknown>);
-    if (issues.length) throw errors.invalidStructure(issues);
-    return body as Resource;
-  }
-
-  /** lastUpdated for a new version: now, but never earlier than the version it replaces. */
-  private stamp(current: ResourceVersion | undefined): string {
-    let ms = this.now().getTime();
-    if (current) ms = Math.max(ms, Date.parse(current.lastUpdated) + 1);
-    return new Date(ms).toISOString();
-  }
-
-  private async write(
-    tx: StoreTx, body: Resource, resourceType: string, id: string, current: ResourceVersion | undefined, method: WriteMethod,
-  ): Promise<WriteResult> {
-    const versionId = (current?.versionId ?? 0) + 1;
-    const lastUpdated = this.stamp(current);
-    const { resourceType: _t, id: _i, meta, ...rest } = body;
-    const resource = { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated }, ...rest } as Resource;
-    const json = JSON.stringify(resource);
-    const version: ResourceVersion = { resourceType, id, versionId, lastUpdated, deleted: false, method, json };
-    await tx.write({ ...version, entries: this.extractor.extract(resource) });
-    return { version, resource, created: !current || current.deleted };
-  }
-}
-
-function checkIfMatch(current: ResourceVersion | undefined, pre: Preconditions, what: string): void {
-  if (pre.ifMatch === undefined) return;
-  if (!current || current.deleted) throw errors.preconditionFailed(`If-Match given but ${what} has no current version`);
-  if (current.versionId !== pre.ifMatch) {
-    throw errors.preconditionFailed(`If-Match expects version ${pre.ifMatch} of ${what} but the current version is ${current.versionId}`);
   }
 }

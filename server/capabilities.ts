@@ -8,8 +8,8 @@ import type { SearchParameterRegistry } from '../search/registry.js';
  * What the REST layer really implements. routes.ts registers exactly these interactions, and the
  * CapabilityStatement is generated from the same lists, so the two cannot drift apart.
  */
-export const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
-export const SYSTEM_INTERACTIONS = ['history-system', 'search-system'] as const;
+export const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
+export const SYSTEM_INTERACTIONS = ['transaction', 'batch', 'history-system', 'search-system'] as const;
 
 /** Search parameter types the parser and stores implement (special ones, like `near`, are not). */
 const SEARCHABLE = new Set(['string', 'token', 'date', 'number', 'quantity', 'reference', 'uri', 'composite']);
@@ -28,7 +28,9 @@ function searchParams(registry: SearchParameterRegistry, type: string): Capabili
 
 export const SOFTWARE = { name: 'vertebra', version: '0.1.0' };
 
-export function capabilityStatement(baseUrl: string, startedAt: string, registry: SearchParameterRegistry): CapabilityStatement {
+export function capabilityStatement(
+  baseUrl: string, startedAt: string, registry: SearchParameterRegistry, conditionalDeleteMultiple: boolean,
+): CapabilityStatement {
   const resource: CapabilityStatementRestResource[] = [...resourceTypes().keys()].sort().map((type) => ({
     type: type as CapabilityStatementRestResource['type'],
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
@@ -36,10 +38,10 @@ export function capabilityStatement(baseUrl: string, startedAt: string, registry
     versioning: 'versioned-update',
     readHistory: true,
     updateCreate: true,
-    conditionalCreate: false,
+    conditionalCreate: true,
     conditionalRead: 'full-support',
-    conditionalUpdate: false,
-    conditionalDelete: 'not-supported',
+    conditionalUpdate: true,
+    conditionalDelete: conditionalDeleteMultiple ? 'multiple' : 'single',
     searchInclude: ['*'],
     searchRevInclude: ['*'],
     searchParam: searchParams(registry, type),

@@ -15,6 +15,21 @@ export interface Config {
   /** Largest page a client may ask for; larger _count values are reduced to it. */
   maxPageSize: number;
   sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** Most entries a batch or transaction Bundle may have; larger ones are refused with 413 before any work. */
+  maxBundleEntries: number;
+  /**
+   * Whether a conditional delete may delete several matches (up to maxPageSize); when false
+   * (the default) several matches are a 412, as R4 allows.
+   */
+  conditionalDeleteMultiple: boolean;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(true|1|yes|on)$/i.test(raw)) return true;
+  if (/^(false|0|no|off)$/i.test(raw)) return false;
+  throw new Error(`${name} must be true or false (got '${raw}')`);
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
@@ -32,10 +47,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     port: integer(env, 'PORT', 8080, 0),
     dataDir: env.DATA_DIR || './data',
     logLevel: env.LOG_LEVEL || 'info',
-    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024),
+    // Room for a 10,000-entry transaction Bundle of typical clinical resources.
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 64 * 1024 * 1024, 1024),
     defaultPageSize: integer(env, 'DEFAULT_PAGE_SIZE', 50, 1),
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 1000, 1),
     sqliteSynchronous: synchronous,
+    maxBundleEntries: integer(env, 'MAX_BUNDLE_ENTRIES', 20_000, 1),
+    conditionalDeleteMultiple: flag(env, 'CONDITIONAL_DELETE_MULTIPLE', false),
   };
   if (env.BASE_URL) config.baseUrl = env.BASE_URL.replace(/\/+$/, '');
   return config;

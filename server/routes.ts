@@ -11,6 +11,8 @@ import { jsonBody, sendFhir } from './representation.js';
 import { compartmentCondition } from '../search/parse.js';
 import { runSearch } from './search.js';
 import { reindexHandler } from './reindex.js';
+import { bundleHandler } from './bundle-route.js';
+import { ifNoneExist, patchBody, urlCriteria } from './write-requests.js';
 
 /** The public base URL of the FHIR endpoint for this request. */
 export function baseUrl(req: Request, config: Config): string {
@@ -58,18 +60,32 @@ function sendWrite(req: Request, res: Response, config: Config, result: WriteRes
     case 'OperationOutcome':
       return sendFhir(req, res, status, operationOutcome([{
         severity: 'information', code: 'informational',
-        diagnostics: `${result.created ? 'Created' : 'Updated'} ${version.resourceType}/${version.id} as version ${version.versionId}`,
+        diagnostics: result.existing
+          ? `${version.resourceType}/${version.id} already matches If-None-Exist: nothing was created`
+          : `${result.created ? 'Created' : 'Updated'} ${version.resourceType}/${version.id} as version ${version.versionId}`,
       }]));
     default:
       return sendFhir(req, res, status, resource);
   }
 }
 
+function sendDeleted(req: Request, res: Response, diagnostics: string): void {
+  if (returnPreference(req) === 'minimal') return sendFhir(req, res, 204, undefined);
+  sendFhir(req, res, 200, operationOutcome([{ severity: 'information', code: 'informational', diagnostics }]));
+}
+
+/** A conditional interaction without criteria would address every resource of the type. */
+function requiredCriteria(req: Request) {
+  const criteria = urlCriteria(req);
+  if (criteria.length === 0) throw errors.badRequest(`${req.method} on a resource type needs search criteria (${req.method} [type]?[criteria])`);
+  return criteria;
+}
+
 export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt: string): Router {
   const router = Router();
 
   router.route('/metadata')
-    .get((req, res) => sendFhir(req, res, 200, capabilityStatement(baseUrl(req, config), startedAt, engine.registry)))
+    .get((req, res) => sendFhir(req, res, 200, capabilityStatement(baseUrl(req, config), startedAt, engine.registry, config.conditionalDeleteMultiple)))
     .all(methodNotAllowed(['GET']));
 
   // Search (R4 search.html): system level, type level, compartment; GET and POST _search.
@@ -138,19 +154,20 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
       engine.assertType(type);
       sendWrite(req, res, config, await engine.update(type, id, jsonBody(req), { ifMatch: ifMatch(req) }));
     })
+    .patch(async (req, res) => {
+      const { type, id } = req.params as { type: string; id: string };
+      engine.assertType(type);
+      sendWrite(req, res, config, await engine.patch(type, id, patchBody(req), { ifMatch: ifMatch(req) }));
+    })
     .delete(async (req, res) => {
       const { type, id } = req.params as { type: string; id: string };
       const tombstone = await engine.delete(type, id, { ifMatch: ifMatch(req) });
       if (tombstone) res.setHeader('ETag', etag(tombstone.versionId));
-      if (returnPreference(req) === 'minimal') return sendFhir(req, res, 204, undefined);
-      sendFhir(req, res, 200, operationOutcome([{
-        severity: 'information', code: 'informational',
-        diagnostics: tombstone ? `Deleted ${type}/${id} (version ${tombstone.versionId})` : `${type}/${id} was already deleted`,
-      }]));
+      sendDeleted(req, res, tombstone ? `Deleted ${type}/${id} (version ${tombstone.versionId})` : `${type}/${id} was already deleted`);
     })
     .all((req) => {
       engine.assertType((req.params as { type: string }).type);
-      methodNotAllowed(['GET', 'PUT', 'DELETE'])(req);
+      methodNotAllowed(['GET', 'PUT', 'PATCH', 'DELETE'])(req);
     });
 
   router.route('/:type')
@@ -158,13 +175,38 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     .post(async (req, res) => {
       const { type } = req.params as { type: string };
       engine.assertType(type);
-      sendWrite(req, res, config, await engine.create(type, jsonBody(req)));
+      sendWrite(req, res, config, await engine.create(type, jsonBody(req), ifNoneExist(req)));
+    })
+    // Conditional update, patch and delete (R4 http.html#cond-update, #patch, #cdelete).
+    .put(async (req, res) => {
+      const { type } = req.params as { type: string };
+      engine.assertType(type);
+      sendWrite(req, res, config, await engine.conditionalUpdate(type, requiredCriteria(req), jsonBody(req), { ifMatch: ifMatch(req) }));
+    })
+    .patch(async (req, res) => {
+      const { type } = req.params as { type: string };
+      engine.assertType(type);
+      sendWrite(req, res, config, await engine.conditionalPatch(type, requiredCriteria(req), patchBody(req), { ifMatch: ifMatch(req) }));
+    })
+    .delete(async (req, res) => {
+      const { type } = req.params as { type: string };
+      engine.assertType(type);
+      const tombstones = await engine.conditionalDelete(type, requiredCriteria(req), {
+        allowed: config.conditionalDeleteMultiple, max: config.maxPageSize,
+      });
+      if (tombstones.length === 1) res.setHeader('ETag', etag(tombstones[0].versionId));
+      sendDeleted(req, res, tombstones.length === 0
+        ? `No ${type} matched the criteria: nothing was deleted`
+        : `Deleted ${tombstones.map((t) => `${type}/${t.id}`).join(', ')}`);
     })
     .all((req) => {
       engine.assertType((req.params as { type: string }).type);
-      methodNotAllowed(['GET', 'POST'])(req);
+      methodNotAllowed(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])(req);
     });
 
-  router.route('/').get(systemSearch(false)).all(methodNotAllowed(['GET']));
+  router.route('/')
+    .get(systemSearch(false))
+    .post(bundleHandler(engine, config, (req) => baseUrl(req, config)))
+    .all(methodNotAllowed(['GET', 'POST']));
   return router;
 }

@@ -19,14 +19,14 @@ describe('HTTP: /metadata and every R4 resource type', () => {
     expect(rest.resource).to.have.length(146);
     const patient = rest.resource.find((r: any) => r.type === 'Patient');
     expect(patient.interaction.map((i: any) => i.code).sort()).to.deep.equal(
-      ['create', 'delete', 'history-instance', 'history-type', 'read', 'search-type', 'update', 'vread']);
+      ['create', 'delete', 'history-instance', 'history-type', 'patch', 'read', 'search-type', 'update', 'vread']);
     expect(patient.versioning).to.equal('versioned-update');
     expect(patient.updateCreate).to.equal(true);
     expect(patient.conditionalRead).to.equal('full-support');
-    // Nothing claimed that is not served yet (transactions, conditional operations and patch come later).
-    expect(patient.conditionalCreate).to.equal(false);
-    expect(patient.interaction.map((i: any) => i.code)).to.not.include('patch');
-    expect(rest.interaction.map((i: any) => i.code)).to.deep.equal(['history-system', 'search-system']);
+    expect(patient.conditionalCreate).to.equal(true);
+    expect(patient.conditionalUpdate).to.equal(true);
+    expect(patient.conditionalDelete).to.equal('single');
+    expect(rest.interaction.map((i: any) => i.code)).to.deep.equal(['transaction', 'batch', 'history-system', 'search-system']);
   });
 
   it('the CapabilityStatement is itself valid against the R4 schema (round-trips through a create)', async () => {

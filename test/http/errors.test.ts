@@ -36,7 +36,7 @@ describe('HTTP: every error is an OperationOutcome with the right status', () =>
   it('wrong method: 405 with an Allow header', async () => {
     const post = expectOutcome(await server.fhir('/Patient/123', { method: 'POST', body: samplePatient() }), 405);
     expect(post.issue[0].code).to.equal('not-supported');
-    expect((await server.fhir('/Patient/123', { method: 'POST', body: samplePatient() })).headers.get('allow')).to.equal('GET, PUT, DELETE');
+    expect((await server.fhir('/Patient/123', { method: 'POST', body: samplePatient() })).headers.get('allow')).to.equal('GET, PUT, PATCH, DELETE');
     expectOutcome(await server.fhir('/metadata', { method: 'DELETE' }), 405);
     expectOutcome(await server.fhir('/Patient/_history', { method: 'POST', body: {} }), 405);
     expectOutcome(await server.fhir('/Patient/1/_history/1', { method: 'PUT', body: samplePatient() }), 405);

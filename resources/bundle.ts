@@ -1,0 +1,342 @@
+import type { Binary, Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from 'fhir/r4.js';
+import { isResourceType } from '../fhir/definitions.js';
+import { errors, FhirError, operationOutcome } from '../fhir/errors.js';
+import type { InteractionEngine } from './engine.js';
+import type { PatchBody } from './patch/index.js';
+import { rewriteReferences } from './references.js';
+import { ID_PATTERN, type Criteria, type WriteResult, type WriteSession } from './write-session.js';
+import type { ResourceVersion } from '../store/port.js';
+
+/**
+ * Batch and transaction Bundles (R4 http.html#transaction). A transaction runs every entry in one
+ * store transaction, in the order the spec prescribes (DELETE, POST, PUT/PATCH, then GET), with
+ * urn:uuid / urn:oid fullUrls and conditional references resolved first; any failure rolls back
+ * all of it and names the entry. A batch runs each entry on its own and reports each outcome.
+ */
+
+export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
+
+export interface BundleOptions {
+  /** Answers a GET entry (read, vread or search) as the server would answer it over HTTP. */
+  runGet: (url: string) => Promise<{ status: number; resource?: Resource; version?: ResourceVersion }>;
+  returnPreference: ReturnPreference;
+  conditionalDelete: { allowed: boolean; max: number };
+  /** The server's FHIR base, to strip from absolute request URLs. */
+  baseUrl: string;
+}
+
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+interface Target {
+  resourceType: string;
+  id?: string;
+  /** Conditional form (`Type?criteria`). */
+  criteria?: Criteria;
+}
+
+interface ParsedEntry {
+  index: number;
+  method: Method;
+  url: string;
+  fullUrl?: string;
+  resource?: Resource;
+  target?: Target;
+  ifMatch?: number;
+  ifNoneExist?: Criteria;
+}
+
+/** Processing order within a transaction (R4 http.html#trules). */
+const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
+/** Entries between which a long transaction lets the event loop serve other requests. */
+const YIELD_EVERY = 200;
+
+const STATUS_TEXT: Record<number, string> = { 200: '200 OK', 201: '201 Created', 204: '204 No Content' };
+
+export async function processBundle(engine: InteractionEngine, body: unknown, options: BundleOptions): Promise<Bundle> {
+  const bundle = body as Bundle;
+  if (bundle?.resourceType !== 'Bundle') throw errors.badRequest('POST to the base takes a Bundle of type batch or transaction');
+  if (bundle.type !== 'batch' && bundle.type !== 'transaction') {
+    throw errors.badRequest(`POST to the base takes a Bundle of type batch or transaction, not '${String(bundle.type)}'`, ['Bundle.type']);
+  }
+  if (bundle.entry !== undefined && !Array.isArray(bundle.entry)) throw errors.badRequest('Bundle.entry must be an array', ['Bundle.entry']);
+  const entries = bundle.entry ?? [];
+  return bundle.type === 'transaction'
+    ? transaction(engine, entries, options)
+    : batch(engine, entries, options);
+}
+
+async function transaction(engine: InteractionEngine, raw: BundleEntry[], options: BundleOptions): Promise<Bundle> {
+  const entries = raw.map((e, i) => parseEntry(e, i, options.baseUrl));
+  checkDistinctTargets(entries);
+  const ordered = [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
+  const responses: BundleEntry[] = new Array(entries.length);
+
+  await engine.transaction(async (session) => {
+    let done = 0;
+    const pause = async () => { if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r)); };
+    for (const entry of ordered.filter((e) => e.method === 'DELETE')) {
+      responses[entry.index] = await atEntry(entry, () => deleteEntry(session, entry, options));
+      await pause();
+    }
+    // Ids first, so every reference to a fullUrl can be rewritten before anything is written.
+    const ids = await atEntries(ordered, (entry) => resolveIdentity(session, entry));
+    for (const entry of ordered) {
+      if (entry.resource) await atEntry(entry, () => rewriteReferences(entry.resource!, ids, (type, criteria) => uniqueMatch(session, type, criteria)));
+    }
+    for (const entry of ordered.filter((e) => e.method === 'POST' || e.method === 'PUT' || e.method === 'PATCH')) {
+      responses[entry.index] = await atEntry(entry, () => writeEntry(session, entry, options));
+      await pause();
+    }
+  });
+  for (const entry of ordered.filter((e) => e.method === 'GET' || e.method === 'HEAD')) {
+    responses[entry.index] = await getEntry(entry, options);
+  }
+  return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
+}
+
+async function batch(engine: InteractionEngine, raw: BundleEntry[], options: BundleOptions): Promise<Bundle> {
+  const responses: BundleEntry[] = [];
+  for (const [index, e] of raw.entries()) {
+    try {
+      const entry = parseEntry(e, index, options.baseUrl);
+      if (entry.method === 'GET' || entry.method === 'HEAD') responses.push(await getEntry(entry, options));
+      else if (entry.method === 'DELETE') responses.push(await engine.transaction((s) => deleteEntry(s, entry, options)));
+      else responses.push(await engine.transaction((s) => writeEntry(s, entry, options)));
+    } catch (error) {
+      if (!(error instanceof FhirError)) throw error;
+      responses.push({ response: { status: String(error.status), outcome: error.toOperationOutcome() } });
+    }
+    if (index % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
+  }
+  return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
+}
+
+/** Runs fn for one entry; a FhirError is re-thrown naming the entry (Bundle.entry[i]). */
+async function atEntry<T>(entry: ParsedEntry, fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (!(error instanceof FhirError)) throw error;
+    throw new FhirError(error.status, error.issues.map((issue) => ({
+      ...issue,
+      diagnostics: `Bundle.entry[${entry.index}] (${entry.method} ${entry.url}): ${issue.diagnostics ?? issue.code}`,
+      expression: [`Bundle.entry[${entry.index}]`, ...(issue.expression ?? [])],
+    })), error.headers);
+  }
+}
+
+/** fullUrl -> 'Type/id' for every entry that creates or updates with a fullUrl. */
+async function atEntries(entries: ParsedEntry[], fn: (e: ParsedEntry) => Promise<[string, string] | undefined>): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  for (const entry of entries) {
+    const pair = await atEntry(entry, () => fn(entry));
+    if (pair) ids.set(pair[0], pair[1]);
+  }
+  return ids;
+}
+
+function parseEntry(e: BundleEntry, index: number, baseUrl: string): ParsedEntry {
+  const at = (msg: string) => errors.badRequest(`Bundle.entry[${index}]: ${msg}`, [`Bundle.entry[${index}]`]);
+  const request = e?.request;
+  if (!request || typeof request.method !== 'string' || typeof request.url !== 'string' || request.url === '') {
+    throw at('every entry needs request.method and request.url');
+  }
+  const method = request.method.toUpperCase() as Method;
+  if (!(method in ORDER)) throw at(`unsupported method '${request.method}'`);
+  const url = stripBase(request.url, baseUrl);
+  const entry: ParsedEntry = { index, method, url, fullUrl: e.fullUrl, resource: e.resource as Resource | undefined };
+  if (method !== 'GET' && method !== 'HEAD') entry.target = parseTarget(url, at);
+  if (request.ifMatch !== undefined) {
+    const m = /^\s*(?:W\/)?"(\d+)"\s*$/.exec(request.ifMatch);
+    entry.ifMatch = m ? Number(m[1]) : NaN;
+  }
+  if (request.ifNoneExist !== undefined) {
+    const q = request.ifNoneExist.indexOf('?');
+    entry.ifNoneExist = [...new URLSearchParams(q < 0 ? request.ifNoneExist : request.ifNoneExist.slice(q + 1))];
+  }
+  if ((method === 'POST' || method === 'PUT') && (typeof entry.resource !== 'object' || entry.resource === null)) {
+    throw at(`${method} needs a resource`);
+  }
+  if (method === 'POST' && (entry.target!.id !== undefined || entry.target!.criteria)) throw at('POST takes a resource type as its url');
+  if (method === 'PATCH' && !entry.resource) throw at('PATCH needs a resource (Parameters, or Binary holding a JSON Patch)');
+  return entry;
+}
+
+function stripBase(url: string, baseUrl: string): string {
+  if (url.startsWith(`${baseUrl}/`)) return url.slice(baseUrl.length + 1);
+  return url.replace(/^\/+/, '');
+}
+
+function parseTarget(url: string, at: (msg: string) => FhirError): Target {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const parts = path.split('/');
+  if (!isResourceType(parts[0])) throw at(`'${parts[0]}' is not an R4 resource type`);
+  if (parts.length === 2 && !ID_PATTERN.test(parts[1])) throw at(`'${parts[1]}' is not a valid FHIR id`);
+  if (q >= 0) {
+    if (parts.length !== 1) throw at(`'${url}' is not Type?criteria`);
+    const criteria = [...new URLSearchParams(url.slice(q + 1))];
+    if (criteria.length === 0) throw at(`'${url}' has no criteria`);
+    return { resourceType: parts[0], criteria };
+  }
+  if (parts.length === 1) return { resourceType: parts[0] };
+  if (parts.length === 2) return { resourceType: parts[0], id: parts[1] };
+  throw at(`'${url}' is not Type, Type/id or Type?criteria`);
+}
+
+/** Two entries may not act on the same resource (R4 http.html#trules). */
+function checkDistinctTargets(entries: ParsedEntry[]): void {
+  const seen = new Map<string, number>();
+  for (const e of entries) {
+    if (!e.target?.id) continue;
+    const key = `${e.target.resourceType}/${e.target.id}`;
+    const before = seen.get(key);
+    if (before !== undefined) {
+      throw errors.badRequest(`Bundle.entry[${before}] and Bundle.entry[${e.index}] both act on ${key}`, [`Bundle.entry[${e.index}]`]);
+    }
+    seen.set(key, e.index);
+  }
+  const fullUrls = new Map<string, number>();
+  for (const e of entries) {
+    if (!e.fullUrl || e.method === 'GET' || e.method === 'DELETE') continue;
+    const before = fullUrls.get(e.fullUrl);
+    if (before !== undefined) throw errors.badRequest(`Bundle.entry[${before}] and Bundle.entry[${e.index}] share fullUrl ${e.fullUrl}`);
+    fullUrls.set(e.fullUrl, e.index);
+  }
+}
+
+/**
+ * Decides which resource a POST or PUT entry will be, before anything is written: a new id for
+ * a create (or the existing match of If-None-Exist), the URL's id for an update, the match of a
+ * conditional update. Returns [fullUrl, 'Type/id'] for the reference map.
+ */
+async function resolveIdentity(session: WriteSession, entry: ParsedEntry): Promise<[string, string] | undefined> {
+  const t = entry.target;
+  if (!t || (entry.method !== 'POST' && entry.method !== 'PUT')) return undefined;
+  assertTypeMatches(entry);
+  if (entry.method === 'POST') {
+    if (entry.ifNoneExist) {
+      const found = await session.matches(t.resourceType, entry.ifNoneExist);
+      if (found.length > 1) throw errors.preconditionFailed(`If-None-Exist matches more than one ${t.resourceType}`);
+      if (found.length === 1) { t.id = found[0].id; existing.add(entry); }
+    }
+    t.id ??= await session.newId(t.resourceType, entry.resource!);
+  } else if (t.criteria) {
+    const found = await session.matches(t.resourceType, t.criteria);
+    if (found.length > 1) throw errors.preconditionFailed(`The criteria match more than one ${t.resourceType}`);
+    const bodyId = entry.resource!.id;
+    if (found.length === 1 && bodyId !== undefined && bodyId !== found[0].id) {
+      throw errors.badRequest(`The resource id '${bodyId}' is not the id of the ${t.resourceType} the criteria match`);
+    }
+    t.id = found[0]?.id ?? bodyId ?? await session.newId(t.resourceType, entry.resource!);
+  }
+  return entry.fullUrl ? [entry.fullUrl, `${t.resourceType}/${t.id}`] : undefined;
+}
+
+/** POST entries whose If-None-Exist found a match: nothing is written for them. */
+const existing = new WeakSet<ParsedEntry>();
+
+function assertTypeMatches(entry: ParsedEntry): void {
+  const found = entry.resource?.resourceType;
+  if (entry.method !== 'PATCH' && found !== entry.target!.resourceType) {
+    throw errors.badRequest(`The resource is a ${String(found)} but the request url names ${entry.target!.resourceType}`);
+  }
+}
+
+/** A conditional reference must match exactly one resource (R4 http.html#trules). */
+async function uniqueMatch(session: WriteSession, resourceType: string, criteria: Criteria): Promise<string> {
+  const found = await session.matches(resourceType, criteria);
+  if (found.length !== 1) {
+    throw errors.preconditionFailed(`The conditional reference ${resourceType}?${new URLSearchParams(criteria)} matches ${found.length === 0 ? 'no' : 'more than one'} resource`);
+  }
+  return found[0].id;
+}
+
+async function writeEntry(session: WriteSession, entry: ParsedEntry, options: BundleOptions): Promise<BundleEntry> {
+  const t = entry.target!;
+  const pre = { ifMatch: entry.ifMatch };
+  let result: WriteResult;
+  switch (entry.method) {
+    case 'POST':
+      // A transaction decided the id up front (or found the If-None-Exist match); a batch did not.
+      result = t.id === undefined || existing.has(entry)
+        ? await session.create(t.resourceType, entry.resource, { ifNoneExist: entry.ifNoneExist })
+        : await session.create(t.resourceType, entry.resource, { id: t.id });
+      break;
+    case 'PUT':
+      // In a transaction the id was resolved up front (conditional or not); in a batch it may not be.
+      result = t.id !== undefined
+        ? await session.update(t.resourceType, t.id, { ...entry.resource, id: t.id }, pre)
+        : await session.conditionalUpdate(t.resourceType, t.criteria!, entry.resource, pre);
+      break;
+    default: {
+      const patch = patchOf(entry.resource!);
+      result = t.id !== undefined
+        ? await session.patch(t.resourceType, t.id, patch, pre)
+        : await session.conditionalPatch(t.resourceType, t.criteria!, patch, pre);
+    }
+  }
+  const v = result.version;
+  const response: BundleEntryResponse = {
+    status: result.created ? STATUS_TEXT[201] : STATUS_TEXT[200],
+    etag: `W/"${v.versionId}"`,
+    lastModified: v.lastUpdated,
+  };
+  if (result.created) response.location = `${v.resourceType}/${v.id}/_history/${v.versionId}`;
+  const out: BundleEntry = { fullUrl: `${options.baseUrl}/${v.resourceType}/${v.id}`, response };
+  if (options.returnPreference === 'representation') out.resource = result.resource;
+  if (options.returnPreference === 'OperationOutcome') response.outcome = informational(`${entry.method} ${v.resourceType}/${v.id}: version ${v.versionId}`);
+  return out;
+}
+
+async function deleteEntry(session: WriteSession, entry: ParsedEntry, options: BundleOptions): Promise<BundleEntry> {
+  const t = entry.target!;
+  const tombstones = t.id !== undefined
+    ? [await session.delete(t.resourceType, t.id, { ifMatch: entry.ifMatch })].filter((v): v is ResourceVersion => v !== undefined)
+    : await session.conditionalDelete(t.resourceType, t.criteria!, options.conditionalDelete);
+  const response: BundleEntryResponse = { status: STATUS_TEXT[204] };
+  if (tombstones.length === 1) response.etag = `W/"${tombstones[0].versionId}"`;
+  if (options.returnPreference === 'OperationOutcome') response.outcome = informational(`Deleted ${tombstones.length} resource(s)`);
+  return { response };
+}
+
+/**
+ * GET entries run after the writes (in a transaction, after the commit, so they see it); their
+ * failures are reported on the entry, since they change nothing.
+ */
+async function getEntry(entry: ParsedEntry, options: BundleOptions): Promise<BundleEntry> {
+  let answer: Awaited<ReturnType<BundleOptions['runGet']>>;
+  try {
+    answer = await options.runGet(entry.url);
+  } catch (error) {
+    if (!(error instanceof FhirError)) throw error;
+    return { response: { status: String(error.status), outcome: error.toOperationOutcome() } };
+  }
+  const { status, resource, version } = answer;
+  const response: BundleEntryResponse = { status: STATUS_TEXT[status] ?? String(status) };
+  if (version) {
+    response.etag = `W/"${version.versionId}"`;
+    response.lastModified = version.lastUpdated;
+  }
+  return entry.method === 'HEAD' || !resource ? { response } : { resource, response };
+}
+
+/** PATCH entries carry a FHIRPath Patch Parameters, or a JSON Patch inside a Binary (R4 http.html#transaction). */
+function patchOf(resource: Resource): PatchBody {
+  if (resource.resourceType === 'Parameters') return { kind: 'fhirpath-patch', parameters: resource };
+  const binary = resource as Binary;
+  if (binary.resourceType === 'Binary' && binary.contentType?.split(';')[0].trim() === 'application/json-patch+json' && binary.data) {
+    let operations: unknown;
+    try {
+      operations = JSON.parse(Buffer.from(binary.data, 'base64').toString('utf8'));
+    } catch {
+      throw errors.badRequest('The Binary does not hold a JSON Patch document');
+    }
+    return { kind: 'json-patch', operations };
+  }
+  throw errors.badRequest('A PATCH entry needs a Parameters (FHIRPath Patch) or a Binary with contentType application/json-patch+json');
+}
+
+function informational(diagnostics: string): OperationOutcome {
+  return operationOutcome([{ severity: 'information', code: 'informational', diagnostics }]);
+}

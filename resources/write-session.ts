@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import type { Resource } from 'fhir/r4.js';
+import { errors } from '../fhir/errors.js';
+import { validateStructure } from '../profiles/schema-validator.js';
+import type { IndexExtractor } from '../search/extract.js';
+import type { SearchPlan } from '../search/plan.js';
+import type { ResourceVersion, StoreTx, WriteMethod } from '../store/port.js';
+import type { HookRegistry } from './hooks.js';
+import { applyPatch, type PatchBody } from './patch/index.js';
+
+/** FHIR id syntax (R4 datatypes: [A-Za-z0-9\-\.]{1,64}). */
+export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+export interface WriteResult {
+  version: ResourceVersion;
+  resource: Resource;
+  /** True when the write created the resource (201), false when it replaced one (200). */
+  created: boolean;
+  /** Conditional create that found its match: nothing was written (200 with the existing resource). */
+  existing?: boolean;
+}
+
+export interface Preconditions {
+  /** Version the client expects to be current (from If-Match); undefined means unconditional. */
+  ifMatch?: number;
+}
+
+/** Search criteria of a conditional interaction, as ordered query pairs (`identifier=a|b`). */
+export type Criteria = [string, string][];
+
+export interface WriteContext {
+  extractor: IndexExtractor;
+  hooks: HookRegistry;
+  now: () => Date;
+  /** Parses conditional-interaction criteria into a plan for one type (strict: unknown params are 400s). */
+  criteriaPlan: (resourceType: string, criteria: Criteria) => Promise<SearchPlan>;
+}
+
+/**
+ * The writes of one store transaction: every interaction that changes data (create, update,
+ * patch, delete and their conditional forms), with FHIR semantics (R4 http.html), against the
+ * transaction's own view, so the entries of a transaction Bundle see each other's writes and a
+ * conditional create cannot race another one (the store runs transactions one at a time).
+ * `changes` lists what was written, for the engine's after-commit hooks.
+ */
+export class WriteSession {
+  readonly changes: { version: ResourceVersion; resource?: Resource }[] = [];
+
+  constructor(private readonly tx: StoreTx, private readonly ctx: WriteContext) {}
+
+  /** The id a create will get: the type's hook (e.g. the next NHS number) or a random UUID. */
+  async newId(resourceType: string, resource: Resource): Promise<string> {
+    const assign = this.ctx.hooks.for(resourceType).assignId;
+    return assign ? assign(resource) : randomUUID();
+  }
+
+  /**
+   * Current resources matching conditional criteria, at most `limit` (enough to tell "one" from
+   * "several"). Criteria that would match everything are refused: a conditional write must name
+   * what it means.
+   */
+  async matches(resourceType: string, criteria: Criteria, limit = 2): Promise<ResourceVersion[]> {
+    const plan = await this.ctx.criteriaPlan(resourceType, criteria);
+    if (!plan.where) throw errors.badRequest(`Conditional ${resourceType} criteria must contain at least one search parameter`);
+    const { matches } = await this.tx.search({ ...plan, count: limit, total: 'none', include: [], revinclude: [], cursor: undefined });
+    return matches;
+  }
+
+  async create(resourceType: string, body: unknown, options: { id?: string; ifNoneExist?: Criteria } = {}): Promise<WriteResult> {
+    const resource = checkBody(resourceType, body);
+    if (options.ifNoneExist) {
+      const found = await this.matches(resourceType, options.ifNoneExist);
+      if (found.length > 1) throw errors.preconditionFailed(`If-None-Exist matches more than one ${resourceType}: nothing was created`);
+      if (found.length === 1) return { version: found[0], resource: JSON.parse(found[0].json!), created: false, existing: true };
+    }
+    const id = options.id ?? await this.newId(resourceType, resource);
+    await this.ctx.hooks.for(resourceType).validate?.(resource);
+    if (await this.tx.read(resourceType, id)) throw errors.conflict(`${resourceType}/${id} already exists`);
+    return this.write(resource, resourceType, id, undefined, 'POST');
+  }
+
+  async update(resourceType: string, id: string, body: unknown, pre: Preconditions = {}): Promise<WriteResult> {
+    const resource = checkBody(resourceType, body);
+    if (resource.id === undefined) throw errors.badRequest('The resource must carry an id equal to the id in the URL', [`${resourceType}.id`]);
+    if (resource.id !== id) throw errors.badRequest(`The resource id '${resource.id}' does not match the URL id '${id}'`, [`${resourceType}.id`]);
+    await this.ctx.hooks.for(resourceType).validate?.(resource);
+    const current = await this.tx.read(resourceType, id);
+    checkIfMatch(current, pre, `${resourceType}/${id}`);
+    return this.write(resource, resourceType, id, current, 'PUT');
+  }
+
+  /** PUT Type?criteria (R4 http.html#cond-update). */
+  async conditionalUpdate(resourceType: string, criteria: Criteria, body: unknown, pre: Preconditions = {}): Promise<WriteResult> {
+    const found = await this.matches(resourceType, criteria);
+    if (found.length > 1) throw errors.preconditionFailed(`The criteria match more than one ${resourceType}: nothing was updated`);
+    const bodyId = (body as { id?: unknown } | null)?.id;
+    if (found.length === 1) {
+      if (bodyId !== undefined && bodyId !== found[0].id) {
+        throw errors.badRequest(`The resource id '${String(bodyId)}' is not the id of the ${resourceType} the criteria match (${found[0].id})`, [`${resourceType}.id`]);
+      }
+      return this.update(resourceType, found[0].id, { ...(body as object), id: found[0].id }, pre);
+    }
+    // No match: create, with the client's id when it gave one (update as create).
+    if (typeof bodyId === 'string') return this.update(resourceType, bodyId, body, pre);
+    return this.create(resourceType, body);
+  }
+
+  async patch(resourceType: string, id: string, patch: PatchBody, pre: Preconditions = {}): Promise<WriteResult> {
+    const current = await this.tx.read(resourceType, id);
+    if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
+    if (current.deleted) throw errors.gone(`${resourceType}/${id} was deleted`);
+    checkIfMatch(current, pre, `${resourceType}/${id}`);
+    const patched = applyPatch(JSON.parse(current.json!) as Resource, patch);
+    if (patched.resourceType !== resourceType || patched.id !== id) {
+      throw errors.unprocessable('A patch may not change the resource type or id');
+    }
+    const resource = checkBody(resourceType, patched);
+    await this.ctx.hooks.for(resourceType).validate?.(resource);
+    return this.write(resource, resourceType, id, current, 'PATCH');
+  }
+
+  /** PATCH Type?criteria: exactly one match is patched. */
+  async conditionalPatch(resourceType: string, criteria: Criteria, patch: PatchBody, pre: Preconditions = {}): Promise<WriteResult> {
+    const found = await this.matches(resourceType, criteria);
+    if (found.length === 0) throw errors.notFound(`No ${resourceType} matches the criteria`);
+    if (found.length > 1) throw errors.preconditionFailed(`The criteria match more than one ${resourceType}: nothing was patched`);
+    return this.patch(resourceType, found[0].id, patch, pre);
+  }
+
+  /** Returns the tombstone version, or undefined when the resource was already deleted. */
+  async delete(resourceType: string, id: string, pre: Preconditions = {}): Promise<ResourceVersion | undefined> {
+    const current = await this.tx.read(resourceType, id);
+    if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
+    checkIfMatch(current, pre, `${resourceType}/${id}`);
+    // Deleting a deleted resource succeeds without a new version (R4 http.html#delete: idempotent).
+    if (current.deleted) return undefined;
+    const tombstone: ResourceVersion = {
+      resourceType, id, versionId: current.versionId + 1, lastUpdated: this.stamp(current), deleted: true, method: 'DELETE',
+    };
+    await this.tx.write({ ...tombstone, entries: [] });
+    this.changes.push({ version: tombstone });
+    return tombstone;
+  }
+
+  /**
+   * DELETE Type?criteria (R4 http.html#cdelete): no match deletes nothing; one match is deleted;
+   * several are a 412 unless `multiple` (a server setting) allows deleting up to `maxMultiple`.
+   */
+  async conditionalDelete(resourceType: string, criteria: Criteria, multiple: { allowed: boolean; max: number }): Promise<ResourceVersion[]> {
+    const found = await this.matches(resourceType, criteria, multiple.allowed ? multiple.max + 1 : 2);
+    if (found.length > 1 && !multiple.allowed) throw errors.preconditionFailed(`The criteria match more than one ${resourceType}: nothing was deleted`);
+    if (found.length > multiple.max) throw errors.preconditionFailed(`The criteria match more than ${multiple.max} ${resourceType} resources: nothing was deleted`);
+    const tombstones: ResourceVersion[] = [];
+    for (const v of found) {
+      const t = await this.delete(resourceType, v.id);
+      if (t) tombstones.push(t);
+    }
+    return tombstones;
+  }
+
+  /** lastUpdated for a new version: now, but never earlier than the version it replaces. */
+  private stamp(current: ResourceVersion | undefined): string {
+    let ms = this.ctx.now().getTime();
+    if (current) ms = Math.max(ms, Date.parse(current.lastUpdated) + 1);
+    return new Date(ms).toISOString();
+  }
+
+  private async write(body: Resource, resourceType: string, id: string, current: ResourceVersion | undefined, method: WriteMethod): Promise<WriteResult> {
+    const versionId = (current?.versionId ?? 0) + 1;
+    const lastUpdated = this.stamp(current);
+    const { resourceType: _t, id: _i, meta, ...rest } = body;
+    const resource = { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated }, ...rest } as Resource;
+    const json = JSON.stringify(resource);
+    const version: ResourceVersion = { resourceType, id, versionId, lastUpdated, deleted: false, method, json };
+    await this.tx.write({ ...version, entries: this.ctx.extractor.extract(resource) });
+    this.changes.push({ version, resource });
+    return { version, resource, created: !current || current.deleted };
+  }
+}
+
+/** The body must be a resource of the URL's type, structurally valid R4. */
+export function checkBody(resourceType: string, body: unknown): Resource {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw errors.badRequest('The request body must be a FHIR resource (a JSON object)');
+  }
+  const found = (body as { resourceType?: unknown }).resourceType;
+  if (found !== resourceType) {
+    throw errors.badRequest(`The body's resourceType '${String(found)}' does not match the URL's '${resourceType}'`, ['resourceType']);
+  }
+  const issues = validateStructure(body as Record<string, unknown>);
+  if (issues.length) throw errors.invalidStructure(issues);
+  return body as Resource;
+}
+
+function checkIfMatch(current: ResourceVersion | undefined, pre: Preconditions, what: string): void {
+  if (pre.ifMatch === undefined) return;
+  if (!current || current.deleted) throw errors.preconditionFailed(`If-Match given but ${what} has no current version`);
+  if (current.versionId !== pre.ifMatch) {
+    throw errors.preconditionFailed(`If-Match expects version ${pre.ifMatch} of ${what} but the current version is ${current.versionId}`);
+  }
+}

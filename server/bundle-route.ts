@@ -1,0 +1,50 @@
+import type { Request, Response } from 'express';
+import type { Bundle } from 'fhir/r4.js';
+import { errors } from '../fhir/errors.js';
+import { processBundle, type BundleOptions } from '../resources/bundle.js';
+import type { InteractionEngine } from '../resources/engine.js';
+import type { Config } from './config.js';
+import { returnPreference } from './preconditions.js';
+import { jsonBody, sendFhir } from './representation.js';
+import { searchBundleText } from './search.js';
+
+/** `POST /` with a batch or transaction Bundle (R4 http.html#transaction). */
+export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl: (req: Request) => string) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const body = jsonBody(req) as Bundle;
+    // The size limit comes before any other work on the entries.
+    const count = Array.isArray(body?.entry) ? body.entry.length : 0;
+    if (count > config.maxBundleEntries) {
+      throw errors.payloadTooLarge(`The Bundle has ${count} entries; this server accepts at most ${config.maxBundleEntries}`);
+    }
+    const base = baseUrl(req);
+    const options: BundleOptions = {
+      runGet: (url) => runGet(req, engine, config, base, url),
+      returnPreference: returnPreference(req),
+      conditionalDelete: { allowed: config.conditionalDeleteMultiple, max: config.maxPageSize },
+      baseUrl: base,
+    };
+    sendFhir(req, res, 200, await processBundle(engine, body, options));
+  };
+}
+
+/** A GET entry: read (`Type/id`), vread (`Type/id/_history/n`) or search (`Type?...`). */
+async function runGet(req: Request, engine: InteractionEngine, config: Config, base: string, url: string): ReturnType<BundleOptions['runGet']> {
+  const q = url.indexOf('?');
+  const parts = (q < 0 ? url : url.slice(0, q)).split('/').filter((p) => p !== '');
+  const pairs = q < 0 ? [] : [...new URLSearchParams(url.slice(q + 1))];
+  if (parts.length === 1) {
+    engine.assertType(parts[0]);
+    const text = await searchBundleText(req, engine, config, base, { resourceTypes: [parts[0]], path: parts[0] }, pairs);
+    return { status: 200, resource: JSON.parse(text) };
+  }
+  if (parts.length === 2) {
+    const version = await engine.read(parts[0], parts[1]);
+    return { status: 200, resource: engine.render(version), version };
+  }
+  if (parts.length === 4 && parts[2] === '_history') {
+    const version = await engine.vread(parts[0], parts[1], parts[3]);
+    return { status: 200, resource: engine.render(version), version };
+  }
+  throw errors.badRequest(`GET entries may read, vread or search; '${url}' is none of these`);
+}

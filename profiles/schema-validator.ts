@@ -29,6 +29,16 @@ function compileAll(): Map<string, ValidateFunction> {
     oneOf: types.map((t) => ({ $ref: `#/definitions/${t}` })),
   };
   rest.definitions.Resource = { $ref: '#/definitions/ResourceList' };
+  // The shipped schema gives complex types their properties but no `type: object`, so a string
+  // or an array where a Meta or a HumanName belongs would pass. Say what they are.
+  for (const definition of Object.values<any>(rest.definitions)) {
+    if (definition.properties && definition.type === undefined) definition.type = 'object';
+    // ...while the extensions of repeating primitives (_given) keep null as a placeholder for
+    // items without one: [null, {extension: [...]}] lines up with given: ['A', 'B'].
+    for (const [name, property] of Object.entries<any>(definition.properties ?? {})) {
+      if (name.startsWith('_') && property.type === 'array' && property.items) property.items = { anyOf: [property.items, { type: 'null' }] };
+    }
+  }
   rest.definitions.integer64 = { type: 'string', pattern: '^[0]|[-+]?[1-9][0-9]*$' };
 
   const ajv = new Ajv({ strict: false, allErrors: true, discriminator: true, validateSchema: false });
@@ -102,9 +112,24 @@ function jsonRuleIssues(resourceType: string, value: unknown, pointer: string, o
   }
 }
 
+/** FHIR resources are a few levels deep; far deeper JSON is an attack on the recursive validators. */
+const MAX_DEPTH = 64;
+
+function deeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Returns the issues found; an empty array means structurally valid. */
 export function validateStructure(resource: Record<string, unknown>): OperationOutcomeIssue[] {
   warmSchemaValidator();
+  if (deeperThan(resource, MAX_DEPTH)) return [issue('structure', `The resource nests more than ${MAX_DEPTH} levels deep`, String(resource.resourceType ?? 'resource'))];
   const resourceType = resource.resourceType;
   if (typeof resourceType !== 'string' || !compiled!.has(resourceType)) {
     return [issue('structure', `Unknown or missing resourceType '${String(resourceType)}'`, 'resourceType')];

@@ -23,6 +23,8 @@ export interface BundleOptions {
   conditionalDelete: { allowed: boolean; max: number };
   /** The server's FHIR base, to strip from absolute request URLs. */
   baseUrl: string;
+  /** Told about an unexpected (non-FHIR) error in a batch entry, which becomes that entry's 500. */
+  onUnexpected: (error: unknown) => void;
 }
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -47,8 +49,21 @@ interface ParsedEntry {
 
 /** Processing order within a transaction (R4 http.html#trules). */
 const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
-/** Entries between which a long transaction lets the event loop serve other requests. */
-const YIELD_EVERY = 200;
+/**
+ * Lets other requests run during a long Bundle: after this much work at a stretch, the loop
+ * yields once. Time-based, because one entry may cost microseconds or (a conditional create
+ * with a broad search) tens of milliseconds.
+ */
+const SLICE_MS = 20;
+
+class Pacer {
+  private since = performance.now();
+  async tick(): Promise<void> {
+    if (performance.now() - this.since < SLICE_MS) return;
+    await new Promise((r) => setImmediate(r));
+    this.since = performance.now();
+  }
+}
 
 const STATUS_TEXT: Record<number, string> = { 200: '200 OK', 201: '201 Created', 204: '204 No Content' };
 
@@ -71,31 +86,41 @@ async function transaction(engine: InteractionEngine, raw: BundleEntry[], option
   const ordered = [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
   const responses: BundleEntry[] = new Array(entries.length);
 
+  const pacer = new Pacer();
   await engine.transaction(async (session) => {
-    let done = 0;
-    const pause = async () => { if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r)); };
     for (const entry of ordered.filter((e) => e.method === 'DELETE')) {
       responses[entry.index] = await atEntry(entry, () => deleteEntry(session, entry, options));
-      await pause();
+      await pacer.tick();
     }
     // Ids first, so every reference to a fullUrl can be rewritten before anything is written.
-    const ids = await atEntries(ordered, (entry) => resolveIdentity(session, entry));
+    const ids = new Map<string, string>();
     for (const entry of ordered) {
-      if (entry.resource) await atEntry(entry, () => rewriteReferences(entry.resource!, ids, (type, criteria) => uniqueMatch(session, type, criteria)));
+      const pair = await atEntry(entry, () => resolveIdentity(session, entry));
+      if (pair) ids.set(pair[0], pair[1]);
+      await pacer.tick();
+    }
+    for (const entry of ordered) {
+      if (entry.resource) {
+        await atEntry(entry, () => rewriteReferences(entry.resource!, ids, (type, criteria) => uniqueMatch(session, type, criteria), options.baseUrl));
+        await pacer.tick();
+      }
     }
     for (const entry of ordered.filter((e) => e.method === 'POST' || e.method === 'PUT' || e.method === 'PATCH')) {
       responses[entry.index] = await atEntry(entry, () => writeEntry(session, entry, options));
-      await pause();
+      await pacer.tick();
     }
+    checkNoResourceTwice(session);
   });
   for (const entry of ordered.filter((e) => e.method === 'GET' || e.method === 'HEAD')) {
     responses[entry.index] = await getEntry(entry, options);
+    await pacer.tick();
   }
   return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
 }
 
 async function batch(engine: InteractionEngine, raw: BundleEntry[], options: BundleOptions): Promise<Bundle> {
   const responses: BundleEntry[] = [];
+  const pacer = new Pacer();
   for (const [index, e] of raw.entries()) {
     try {
       const entry = parseEntry(e, index, options.baseUrl);
@@ -103,10 +128,12 @@ async function batch(engine: InteractionEngine, raw: BundleEntry[], options: Bun
       else if (entry.method === 'DELETE') responses.push(await engine.transaction((s) => deleteEntry(s, entry, options)));
       else responses.push(await engine.transaction((s) => writeEntry(s, entry, options)));
     } catch (error) {
-      if (!(error instanceof FhirError)) throw error;
-      responses.push({ response: { status: String(error.status), outcome: error.toOperationOutcome() } });
+      // Earlier entries have committed, so the batch must answer for each of them: a bug in one
+      // entry becomes that entry's 500, not a 500 for the whole (half-done) batch.
+      const fhirError = error instanceof FhirError ? error : (options.onUnexpected(error), errors.internal());
+      responses.push({ response: { status: String(fhirError.status), outcome: fhirError.toOperationOutcome() } });
     }
-    if (index % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
+    await pacer.tick();
   }
   return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
 }
@@ -125,16 +152,6 @@ async function atEntry<T>(entry: ParsedEntry, fn: () => Promise<T> | T): Promise
   }
 }
 
-/** fullUrl -> 'Type/id' for every entry that creates or updates with a fullUrl. */
-async function atEntries(entries: ParsedEntry[], fn: (e: ParsedEntry) => Promise<[string, string] | undefined>): Promise<Map<string, string>> {
-  const ids = new Map<string, string>();
-  for (const entry of entries) {
-    const pair = await atEntry(entry, () => fn(entry));
-    if (pair) ids.set(pair[0], pair[1]);
-  }
-  return ids;
-}
-
 function parseEntry(e: BundleEntry, index: number, baseUrl: string): ParsedEntry {
   const at = (msg: string) => errors.badRequest(`Bundle.entry[${index}]: ${msg}`, [`Bundle.entry[${index}]`]);
   const request = e?.request;
@@ -144,13 +161,16 @@ function parseEntry(e: BundleEntry, index: number, baseUrl: string): ParsedEntry
   const method = request.method.toUpperCase() as Method;
   if (!(method in ORDER)) throw at(`unsupported method '${request.method}'`);
   const url = stripBase(request.url, baseUrl);
+  if (e.fullUrl !== undefined && typeof e.fullUrl !== 'string') throw at('fullUrl must be a string');
   const entry: ParsedEntry = { index, method, url, fullUrl: e.fullUrl, resource: e.resource as Resource | undefined };
   if (method !== 'GET' && method !== 'HEAD') entry.target = parseTarget(url, at);
   if (request.ifMatch !== undefined) {
-    const m = /^\s*(?:W\/)?"(\d+)"\s*$/.exec(request.ifMatch);
-    entry.ifMatch = m ? Number(m[1]) : NaN;
+    const m = typeof request.ifMatch === 'string' ? /^\s*(?:W\/)?"(\d+)"\s*$/.exec(request.ifMatch) : null;
+    if (!m) throw at(`request.ifMatch must be an ETag such as W/"3"`);
+    entry.ifMatch = Number(m[1]);
   }
   if (request.ifNoneExist !== undefined) {
+    if (typeof request.ifNoneExist !== 'string') throw at('request.ifNoneExist must be a query string');
     const q = request.ifNoneExist.indexOf('?');
     entry.ifNoneExist = [...new URLSearchParams(q < 0 ? request.ifNoneExist : request.ifNoneExist.slice(q + 1))];
   }
@@ -218,7 +238,7 @@ async function resolveIdentity(session: WriteSession, entry: ParsedEntry): Promi
     if (entry.ifNoneExist) {
       const found = await session.matches(t.resourceType, entry.ifNoneExist);
       if (found.length > 1) throw errors.preconditionFailed(`If-None-Exist matches more than one ${t.resourceType}`);
-      if (found.length === 1) { t.id = found[0].id; existing.add(entry); }
+      if (found.length === 1) t.id = found[0].id;
     }
     t.id ??= await session.newId(t.resourceType, entry.resource!);
   } else if (t.criteria) {
@@ -228,13 +248,27 @@ async function resolveIdentity(session: WriteSession, entry: ParsedEntry): Promi
     if (found.length === 1 && bodyId !== undefined && bodyId !== found[0].id) {
       throw errors.badRequest(`The resource id '${bodyId}' is not the id of the ${t.resourceType} the criteria match`);
     }
+    if (found.length === 0 && bodyId !== undefined && await session.exists(t.resourceType, bodyId)) {
+      throw errors.conflict(`${t.resourceType}/${bodyId} exists but does not match the criteria`);
+    }
     t.id = found[0]?.id ?? bodyId ?? await session.newId(t.resourceType, entry.resource!);
   }
   return entry.fullUrl ? [entry.fullUrl, `${t.resourceType}/${t.id}`] : undefined;
 }
 
-/** POST entries whose If-None-Exist found a match: nothing is written for them. */
-const existing = new WeakSet<ParsedEntry>();
+/**
+ * R4 http.html#trules: a transaction fails when two entries resolve to the same resource. Literal
+ * duplicates are caught before any work (checkDistinctTargets); this catches those that only
+ * resolution reveals (`PUT Patient/1` with `PUT Patient?_id=1`, a conditional delete and a PUT).
+ */
+function checkNoResourceTwice(session: WriteSession): void {
+  const seen = new Set<string>();
+  for (const { version } of session.changes) {
+    const key = `${version.resourceType}/${version.id}`;
+    if (seen.has(key)) throw errors.badRequest(`Two entries of the transaction act on ${key}`);
+    seen.add(key);
+  }
+}
 
 function assertTypeMatches(entry: ParsedEntry): void {
   const found = entry.resource?.resourceType;
@@ -258,16 +292,20 @@ async function writeEntry(session: WriteSession, entry: ParsedEntry, options: Bu
   let result: WriteResult;
   switch (entry.method) {
     case 'POST':
-      // A transaction decided the id up front (or found the If-None-Exist match); a batch did not.
-      result = t.id === undefined || existing.has(entry)
-        ? await session.create(t.resourceType, entry.resource, { ifNoneExist: entry.ifNoneExist })
-        : await session.create(t.resourceType, entry.resource, { id: t.id });
+      // A transaction decided the id up front (or found the If-None-Exist match); a batch did
+      // not. If-None-Exist is checked again now, against what earlier entries wrote.
+      result = await session.create(t.resourceType, entry.resource, { id: t.id, ifNoneExist: entry.ifNoneExist });
       break;
     case 'PUT':
-      // In a transaction the id was resolved up front (conditional or not); in a batch it may not be.
-      result = t.id !== undefined
-        ? await session.update(t.resourceType, t.id, { ...entry.resource, id: t.id }, pre)
-        : await session.conditionalUpdate(t.resourceType, t.criteria!, entry.resource, pre);
+      if (t.criteria === undefined) {
+        // As over HTTP: the body's id must be the URL's.
+        result = await session.update(t.resourceType, t.id!, entry.resource, pre);
+      } else if (t.id !== undefined) {
+        // A transaction resolved the criteria up front (and checked a body id against the match).
+        result = await session.update(t.resourceType, t.id, { ...entry.resource, id: t.id }, pre);
+      } else {
+        result = await session.conditionalUpdate(t.resourceType, t.criteria, entry.resource, pre);
+      }
       break;
     default: {
       const patch = patchOf(entry.resource!);
@@ -325,7 +363,8 @@ async function getEntry(entry: ParsedEntry, options: BundleOptions): Promise<Bun
 function patchOf(resource: Resource): PatchBody {
   if (resource.resourceType === 'Parameters') return { kind: 'fhirpath-patch', parameters: resource };
   const binary = resource as Binary;
-  if (binary.resourceType === 'Binary' && binary.contentType?.split(';')[0].trim() === 'application/json-patch+json' && binary.data) {
+  const contentType = typeof binary.contentType === 'string' ? binary.contentType.split(';')[0].trim() : undefined;
+  if (binary.resourceType === 'Binary' && contentType === 'application/json-patch+json' && typeof binary.data === 'string') {
     let operations: unknown;
     try {
       operations = JSON.parse(Buffer.from(binary.data, 'base64').toString('utf8'));

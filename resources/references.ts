@@ -14,6 +14,7 @@ export async function rewriteReferences(
   resource: Resource,
   ids: ReadonlyMap<string, string>,
   resolveConditional: (resourceType: string, criteria: Criteria) => Promise<string>,
+  baseUrl: string,
 ): Promise<void> {
   const visit = async (node: unknown): Promise<void> => {
     if (Array.isArray(node)) {
@@ -28,7 +29,8 @@ export async function rewriteReferences(
     }
   };
   const rewrite = async (reference: string): Promise<string> => {
-    const mapped = ids.get(reference);
+    // A relative reference may name an entry whose fullUrl is absolute under this server's base.
+    const mapped = ids.get(reference) ?? (/^[A-Za-z]+\/[^/]+$/.test(reference) ? ids.get(`${baseUrl}/${reference}`) : undefined);
     if (mapped) return mapped;
     if (reference.startsWith('urn:uuid:') || reference.startsWith('urn:oid:')) {
       throw errors.badRequest(`The reference '${reference}' names no entry of this transaction`);

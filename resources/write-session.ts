@@ -54,6 +54,12 @@ export class WriteSession {
     return assign ? assign(resource) : randomUUID();
   }
 
+  /** True when Type/id has a current (not deleted) version. */
+  async exists(resourceType: string, id: string): Promise<boolean> {
+    const current = await this.tx.read(resourceType, id);
+    return current !== undefined && !current.deleted;
+  }
+
   /**
    * Current resources matching conditional criteria, at most `limit` (enough to tell "one" from
    * "several"). Criteria that would match everything are refused: a conditional write must name
@@ -71,7 +77,14 @@ export class WriteSession {
     if (options.ifNoneExist) {
       const found = await this.matches(resourceType, options.ifNoneExist);
       if (found.length > 1) throw errors.preconditionFailed(`If-None-Exist matches more than one ${resourceType}: nothing was created`);
-      if (found.length === 1) return { version: found[0], resource: JSON.parse(found[0].json!), created: false, existing: true };
+      if (found.length === 1) {
+        // In a transaction the id was chosen before the writes; a match that appeared since (an
+        // earlier entry created it) would otherwise become a duplicate.
+        if (options.id !== undefined && options.id !== found[0].id) {
+          throw errors.preconditionFailed(`If-None-Exist matches ${resourceType}/${found[0].id}, which this transaction wrote: nothing was created`);
+        }
+        return { version: found[0], resource: JSON.parse(found[0].json!), created: false, existing: true };
+      }
     }
     const id = options.id ?? await this.newId(resourceType, resource);
     await this.ctx.hooks.for(resourceType).validate?.(resource);
@@ -100,8 +113,14 @@ export class WriteSession {
       }
       return this.update(resourceType, found[0].id, { ...(body as object), id: found[0].id }, pre);
     }
-    // No match: create, with the client's id when it gave one (update as create).
-    if (typeof bodyId === 'string') return this.update(resourceType, bodyId, body, pre);
+    // No match: create, with the client's id when it gave one (update as create). That id must
+    // be free: a resource that exists but does not match the criteria is not the one meant.
+    if (typeof bodyId === 'string') {
+      if (await this.exists(resourceType, bodyId)) {
+        throw errors.conflict(`${resourceType}/${bodyId} exists but does not match the criteria: nothing was updated`);
+      }
+      return this.update(resourceType, bodyId, body, pre);
+    }
     return this.create(resourceType, body);
   }
 
@@ -169,7 +188,8 @@ export class WriteSession {
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = this.stamp(current);
     const { resourceType: _t, id: _i, meta, ...rest } = body;
-    const resource = { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated }, ...rest } as Resource;
+    const ownMeta = typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? meta : {};
+    const resource = { resourceType, id, meta: { ...ownMeta, versionId: String(versionId), lastUpdated }, ...rest } as Resource;
     const json = JSON.stringify(resource);
     const version: ResourceVersion = { resourceType, id, versionId, lastUpdated, deleted: false, method, json };
     await this.tx.write({ ...version, entries: this.ctx.extractor.extract(resource) });

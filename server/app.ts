@@ -51,7 +51,7 @@ export function createApp({ config, engine, logger }: AppDeps): express.Express 
     next();
   });
   app.use(express.raw({ type: () => true, limit: config.maxBodyBytes }));
-  app.use('/fhir', fhirRoutes(engine, config, startedAt));
+  app.use('/fhir', fhirRoutes(engine, config, startedAt, logger));
   app.use((req) => {
     throw errors.notFound(`No FHIR endpoint at ${req.path}`);
   });

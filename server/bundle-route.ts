@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Bundle } from 'fhir/r4.js';
+import type { Logger } from 'pino';
 import { errors } from '../fhir/errors.js';
 import { processBundle, type BundleOptions } from '../resources/bundle.js';
 import type { InteractionEngine } from '../resources/engine.js';
@@ -9,7 +10,7 @@ import { jsonBody, sendFhir } from './representation.js';
 import { searchBundleText } from './search.js';
 
 /** `POST /` with a batch or transaction Bundle (R4 http.html#transaction). */
-export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl: (req: Request) => string) {
+export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl: (req: Request) => string, logger: Logger) {
   return async (req: Request, res: Response): Promise<void> => {
     const body = jsonBody(req) as Bundle;
     // The size limit comes before any other work on the entries.
@@ -23,6 +24,7 @@ export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl
       returnPreference: returnPreference(req),
       conditionalDelete: { allowed: config.conditionalDeleteMultiple, max: config.maxPageSize },
       baseUrl: base,
+      onUnexpected: (err) => logger.error({ reqId: res.locals.requestId, err }, 'unexpected error in a batch entry'),
     };
     sendFhir(req, res, 200, await processBundle(engine, body, options));
   };

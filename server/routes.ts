@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
 import { errors, operationOutcome } from '../fhir/errors.js';
 import type { InteractionEngine, WriteResult } from '../resources/engine.js';
 import { isSubsetting, parseSubsetting, subset } from '../resources/subsetting.js';
@@ -81,7 +82,7 @@ function requiredCriteria(req: Request) {
   return criteria;
 }
 
-export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt: string): Router {
+export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt: string, logger: Logger): Router {
   const router = Router();
 
   router.route('/metadata')
@@ -206,7 +207,7 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
 
   router.route('/')
     .get(systemSearch(false))
-    .post(bundleHandler(engine, config, (req) => baseUrl(req, config)))
+    .post(bundleHandler(engine, config, (req) => baseUrl(req, config), logger))
     .all(methodNotAllowed(['GET', 'POST']));
   return router;
 }

@@ -69,6 +69,9 @@ describe('HTTP: conditional create, update and delete', () => {
     expect(withId.status, 'no match with an id: update as create').to.equal(201);
     expect(withId.json.id).to.equal('chosen-id');
 
+    const hijack = await server.fhir(`/Patient?identifier=${NHS}|9000000068`, { method: 'PUT', body: withNhs('9000000068', { id: id, gender: 'male' }) });
+    expect(hijack.status, 'an existing resource that does not match the criteria is not overwritten').to.equal(409);
+
     const several = await server.fhir(`/Patient?identifier=${NHS}|9000000009,${NHS}|9000000033`, { method: 'PUT', body: withNhs('9000000041') });
     expect(several.status).to.equal(412);
     expect((await server.fhir(`/Patient/${id}`)).json.meta.versionId, 'a failed request changes nothing').to.equal('2');

@@ -183,6 +183,67 @@ describe('HTTP: batch and transaction Bundles', () => {
     expect(twice.status, 'two entries on one resource').to.equal(400);
   });
 
+  it('two entries that would create or touch the same resource fail the transaction, leaving nothing', async () => {
+    const criteria = `identifier=${NHS}|9000000009`;
+    const sameCreate = await server.fhir('/', {
+      method: 'POST',
+      body: transaction([0, 1].map(() => ({
+        resource: samplePatient({ identifier: [{ system: NHS, value: '9000000009' }] }), request: { method: 'POST', url: 'Patient', ifNoneExist: criteria },
+      }))),
+    });
+    expect(sameCreate.status).to.equal(412);
+    expect(await total('/Patient')).to.equal(0);
+
+    await server.fhir('/Patient/victim', { method: 'PUT', body: samplePatient({ id: 'victim' }) });
+    const overlap = await server.fhir('/', {
+      method: 'POST',
+      body: transaction([
+        { resource: samplePatient({ id: 'victim', gender: 'male' }), request: { method: 'PUT', url: 'Patient/victim' } },
+        { resource: samplePatient({ gender: 'other' }), request: { method: 'PUT', url: 'Patient?_id=victim' } },
+      ]),
+    });
+    expect(overlap.status).to.equal(400);
+    expect((await server.fhir('/Patient/victim')).json.meta.versionId).to.equal('1');
+  });
+
+  it('entries are checked like requests: PUT body id, conditional update onto another resource, malformed request fields', async () => {
+    await server.fhir('/Patient/victim', { method: 'PUT', body: samplePatient({ id: 'victim' }) });
+    const mismatch = await server.fhir('/', {
+      method: 'POST', body: transaction([{ resource: samplePatient({ id: 'other' }), request: { method: 'PUT', url: 'Patient/m1' } }]),
+    });
+    expect(mismatch.status).to.equal(400);
+    const hijack = await server.fhir('/', {
+      method: 'POST', body: transaction([{ resource: samplePatient({ id: 'victim', gender: 'male' }), request: { method: 'PUT', url: `Patient?identifier=${NHS}|nomatch` } }]),
+    });
+    expect(hijack.status).to.equal(409);
+    expect((await server.fhir('/Patient/victim')).json.gender).to.equal('female');
+    for (const request of [{ method: 'POST', url: 'Patient', ifNoneExist: 5 }, { method: 'PUT', url: 'Patient/victim', ifMatch: 'garbage' }]) {
+      const res = await server.fhir('/', { method: 'POST', body: transaction([{ resource: samplePatient({ id: 'victim' }), request }]) });
+      expect(res.status, JSON.stringify(request)).to.equal(400);
+    }
+    const badBinary = await server.fhir('/', {
+      method: 'POST',
+      body: transaction([
+        { resource: samplePatient(), request: { method: 'POST', url: 'Patient' } },
+        { resource: { resourceType: 'Binary', contentType: 5, data: 'W10=' }, request: { method: 'PATCH', url: 'Patient/victim' } },
+      ], 'batch'),
+    });
+    expect(badBinary.status).to.equal(200);
+    expect(badBinary.json.entry.map((e: any) => e.response.status)).to.deep.equal(['201 Created', '400']);
+  });
+
+  it('a relative reference to an entry whose fullUrl is absolute under this base is rewritten', async () => {
+    const res = await server.fhir('/', {
+      method: 'POST',
+      body: transaction([
+        { fullUrl: `${server.url}/Patient/tmp1`, resource: samplePatient(), request: { method: 'POST', url: 'Patient' } },
+        { resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/tmp1' } }, request: { method: 'POST', url: 'Observation' } },
+      ]),
+    });
+    expect(res.status, JSON.stringify(res.json)).to.equal(200);
+    expect(res.json.entry[1].resource.subject.reference).to.equal(`Patient/${res.json.entry[0].resource.id}`);
+  });
+
   it('a Bundle over the configured size is refused with 413 before any work', async () => {
     const small = await startTestServer({ maxBundleEntries: 3 });
     try {

@@ -45,3 +45,20 @@ describe('unit: required top-level elements the JSON schema cannot express', () 
     expect(validateStructure(base).map((i) => i.expression![0])).to.deep.equal(['MedicationRequest.medication[x]']);
   });
 });
+
+describe('unit: complex types and hostile depth', () => {
+  it('a string or an array where a complex type belongs is a structure error', () => {
+    const paths = (r: Record<string, unknown>) => validateStructure(r).map((i) => i.expression![0]);
+    expect(paths({ resourceType: 'Patient', meta: 'x' })).to.deep.equal(['Patient.meta']);
+    expect(paths({ resourceType: 'Patient', name: ['x'] })).to.deep.equal(['Patient.name[0]']);
+    expect(paths({ resourceType: 'Patient', managingOrganization: 'Organization/1' })).to.deep.equal(['Patient.managingOrganization']);
+  });
+
+  it('JSON nested thousands of levels deep is refused without overflowing the stack', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 6000; i++) deep = [deep];
+    const issues = validateStructure({ resourceType: 'Patient', extension: deep });
+    expect(issues).to.have.length(1);
+    expect(issues[0].diagnostics).to.contain('levels deep');
+  });
+});

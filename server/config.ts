@@ -15,6 +15,11 @@ export interface Config {
   /** Largest page a client may ask for; larger _count values are reduced to it. */
   maxPageSize: number;
   sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** MONGODB_URI: use the MongoDB store (a replica set or sharded cluster) instead of SQLite. */
+  mongodbUri?: string;
+  /** MongoDB connection pool size (MONGODB_MAX_POOL_SIZE) and server selection timeout (MONGODB_TIMEOUT_MS). */
+  mongodbMaxPoolSize: number;
+  mongodbTimeoutMs: number;
   /** Most entries a batch or transaction Bundle may have; larger ones are refused with 413 before any work. */
   maxBundleEntries: number;
   /**
@@ -54,8 +59,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     sqliteSynchronous: synchronous,
     maxBundleEntries: integer(env, 'MAX_BUNDLE_ENTRIES', 20_000, 1),
     conditionalDeleteMultiple: flag(env, 'CONDITIONAL_DELETE_MULTIPLE', false),
+    mongodbMaxPoolSize: integer(env, 'MONGODB_MAX_POOL_SIZE', 50, 1),
+    mongodbTimeoutMs: integer(env, 'MONGODB_TIMEOUT_MS', 10_000, 100),
   };
   if (env.BASE_URL) config.baseUrl = env.BASE_URL.replace(/\/+$/, '');
+  if (env.MONGODB_URI) config.mongodbUri = env.MONGODB_URI;
   return config;
 }
 

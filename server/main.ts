@@ -7,7 +7,9 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = pino({ level: config.logLevel });
   const server = await startServer(config, logger);
-  logger.info({ port: server.port, url: server.url, dataDir: config.dataDir }, `vertebra listening: FHIR base ${server.url}`);
+  // The MongoDB URI is never logged: it may carry credentials.
+  const store = config.mongodbUri ? { store: 'mongodb' } : { store: 'sqlite', dataDir: config.dataDir };
+  logger.info({ port: server.port, url: server.url, ...store }, `vertebra listening: FHIR base ${server.url}`);
   logger.warn('Authorization is not implemented yet: this endpoint is open to anyone who can reach it');
   let stopping = false;
   const stop = async (signal: string) => {

@@ -25,7 +25,11 @@ export interface RunningServer {
 /** Opens the store, builds the engine and app, and listens. Used by main.ts and the HTTP tests. */
 export async function startServer(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   warmSchemaValidator();
-  const store: Store = new SqliteStore({ file: join(config.dataDir, 'vertebra.sqlite'), synchronous: config.sqliteSynchronous });
+  const store: Store = config.mongodbUri // MONGODB_URI: MongoDB (store/mongo, loaded only then); else the embedded SQLite
+    ? await (await import('../store/mongo/mongo-store.js')).MongoStore.open(config.mongodbUri, {
+      clientOptions: { maxPoolSize: config.mongodbMaxPoolSize, serverSelectionTimeoutMS: config.mongodbTimeoutMs },
+    })
+    : new SqliteStore({ file: join(config.dataDir, 'vertebra.sqlite'), synchronous: config.sqliteSynchronous });
   const registry = new SearchParameterRegistry();
   const extractor = new IndexExtractor(registry, {
     onError: (error, where) => logger.warn({ err: error, ...where }, 'search parameter skipped during indexing'),

@@ -1,4 +1,5 @@
 import type { Clause, Condition, EntryColumn, EntryKind } from '../../search/plan.js';
+import { prefixUpperBound } from '../prefix.js';
 
 /**
  * Renders a search plan's Condition tree as SQL over the idx_* tables. Every value is a bound
@@ -68,25 +69,6 @@ export function inList(expr: string, values: readonly SqlValue[]): Fragment {
   if (values.length === 0) return { sql: '0', args: [] };
   if (values.length === 1) return { sql: `${expr} = ?`, args: [values[0]] };
   return { sql: `${expr} IN (${placeholders(values.length)})`, args: [...values] };
-}
-
-/**
- * The least string greater than every string that starts with `prefix` (in code point order,
- * which is SQLite's BINARY order on UTF-8 text), or undefined when there is none. Lets
- * startsWith be an index range: col >= prefix AND col < upper.
- */
-export function prefixUpperBound(prefix: string): string | undefined {
-  const points = Array.from(prefix);
-  while (points.length > 0) {
-    const last = points.pop()!.codePointAt(0)!;
-    if (last < 0x10ffff) {
-      let next = last + 1;
-      if (next >= 0xd800 && next <= 0xdfff) next = 0xe000; // skip the surrogate range
-      points.push(String.fromCodePoint(next));
-      return points.join('');
-    }
-  }
-  return undefined;
 }
 
 function checkValue(v: unknown): SqlValue {

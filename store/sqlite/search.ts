@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { IncludeSpec, SearchPlan, SortKey } from '../../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../port.js';
-import { type Cursor, decodeCursor, encodeCursor, queryShape } from './cursor.js';
+import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
 import { ConditionRenderer, entryColumn, entryTable, type Fragment, inList, type SqlValue } from './search-sql.js';
 import { toVersion, VERSION_COLUMNS, type VersionRow } from './versions.js';
 

@@ -7,7 +7,7 @@ import type { IndexEntry } from '../../search/index-entries.js';
 import type { Clause, Condition, EntryColumn, EntryKind, IncludeSpec, SearchPlan, SortKey } from '../../search/plan.js';
 import type { SearchResult } from '../../store/port.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { prefixUpperBound } from '../../store/sqlite/search-sql.js';
+import { prefixUpperBound } from '../../store/prefix.js';
 import { random } from '../../bench/random.js';
 
 // ---- builders --------------------------------------------------------------------------------

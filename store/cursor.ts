@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { errors } from '../../fhir/errors.js';
-import type { SearchPlan } from '../../search/plan.js';
-import type { SqlValue } from './search-sql.js';
+import { errors } from '../fhir/errors.js';
+import type { SearchPlan } from '../search/plan.js';
+/** A sort-key value as stores hold it. */
+export type KeyValue = string | number | null;
 
 /**
  * Search paging cursors (keyset, not offsets): the sort-key values, type and id of a boundary row,
@@ -13,7 +14,7 @@ export interface Cursor {
   /** n: the rows after the boundary; p: the rows before it (the previous page). */
   direction: 'n' | 'p';
   /** The boundary row's sort-key values (one per plan.sort key; null when it had none). */
-  keys: SqlValue[];
+  keys: KeyValue[];
   type: string;
   id: string;
   /** The boundary row itself belongs to the page (used when a page came back empty). */
@@ -24,7 +25,7 @@ interface Encoded {
   v: 1;
   h: string;
   d: 'n' | 'p';
-  k: SqlValue[];
+  k: KeyValue[];
   t: string;
   i: string;
   inc?: 1;
@@ -42,7 +43,7 @@ export function encodeCursor(shape: string, c: Cursor): string {
   return Buffer.from(JSON.stringify(e), 'utf8').toString('base64url');
 }
 
-const isKey = (x: unknown): x is SqlValue => x === null || typeof x === 'string' || (typeof x === 'number' && Number.isFinite(x));
+const isKey = (x: unknown): x is KeyValue => x === null || typeof x === 'string' || (typeof x === 'number' && Number.isFinite(x));
 
 /** Decodes a cursor issued for this plan; a 400 for anything else. */
 export function decodeCursor(plan: SearchPlan, shape: string, text: string): Cursor {

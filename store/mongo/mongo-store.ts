@@ -1,0 +1,598 @@
+import { MongoClient, type ClientSession, type Collection, type Db, type Document, type Filter, type MongoClientOptions } from 'mongodb';
+import { errors } from '../../fhir/errors.js';
+import type { IndexEntry } from '../../search/index-entries.js';
+import type { IncludeSpec, SearchPlan } from '../../search/plan.js';
+import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteMethod, WriteOp } from '../port.js';
+import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
+import type { KeyValue } from '../cursor.js';
+import { ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type StoredEntry, type StoredIndex, toStoredIndex } from './render.js';
+
+/**
+ * The MongoDB store (production persistence; SQLite is the embedded default).
+ *
+ * DOCUMENT MODEL. One collection for all resource types, not one per type: chains, _has, includes
+ * and `_type` searches cross types, and one collection keeps them single queries with one set of
+ * indexes (a per-type collection would multiply the index definitions by ~150 types and turn each
+ * of those into a union). `type` leads every index, so a type's documents are contiguous in them.
+ * - `resources`: one document per resource, its current version:
+ *   `{ _id: 'Type/id', type, id, version, deleted, seq, lastUpdated (ISO), updatedMs, method,
+ *      json (string; null for a tombstone), ix }`
+ *   where `ix` holds the index entries embedded by kind: `ix.string|token|date|number|quantity|
+ *   reference|uri: [{ p: param, <columns as named in IndexEntry>, g?: group }]`, plus `ix.cg`, the
+ *   composite groups again as `[{ g, c: [{ k: kind, p, columns }] }]` so that one $elemMatch can
+ *   require all components in one group (see render.ts). Tombstones keep no entries (`ix: {}`),
+ *   exactly as SQLite keeps no index rows for them.
+ * - `history`: one document per version, `_id` = seq, a global sequence number from `counters`
+ *   (`{ _id: 'history', seq }`, `$inc` inside the writing transaction, so a rolled-back write
+ *   leaves no gap) which orders history newest-first and is the history cursor, as in SQLite:
+ *   `{ _id: seq, type, id, version, lastUpdated, updatedMs, supersededMs, method, deleted, json }`.
+ *   The counter document is a write hot spot (every write increments it): concurrent transactions
+ *   conflict on it and the driver retries them, i.e. writes are serialised, like SQLite's single
+ *   writer. A sharded deployment that needs parallel writers must replace it (README).
+ *
+ * INDEXES (created idempotently by ensureIndexes; names fixed so a changed definition fails loudly):
+ * see INDEXES below. Compound multikey indexes lead with `type` and the entry param `ix.<kind>.p`,
+ * then the value columns the plan filters and sorts on; `ix.reference.targetId` leads the reverse
+ * index used by _revinclude and _has. All fields of one compound index are under the same array
+ * (MongoDB cannot index "parallel arrays").
+ *
+ * TRANSACTIONS. Every write runs in `session.withTransaction` (snapshot read concern, majority +
+ * journaled write concern, so the promise resolves only once the write is durable on a majority).
+ * MongoDB offers multi-document transactions only on a replica set or a sharded cluster; open()
+ * asks the server (`hello`) and refuses a standalone server with a start-up error instead of
+ * writing non-atomically. The driver retries a transaction that hit a transient error (a write
+ * conflict with a concurrent transaction): `fn` may then run more than once, each time against a
+ * fresh snapshot; it must only use the store (the engine's transaction bodies do).
+ * Optimistic concurrency: the current document is updated with filter `{ _id, version: current }`;
+ * no match (or a duplicate _id on create) is a 409.
+ *
+ * SEARCH. The plan's condition becomes a filter (render.ts); the page is one aggregation:
+ * `$match` (filter) -> `$project` sort keys (an entry key is `$min`/`$max` over the param's values,
+ * null without an entry) -> `$match` (keyset seek past the cursor) -> `$sort` -> `$limit count+1`,
+ * in the exact order of store/sqlite/search.ts: keys in order, resources without an entry last in
+ * both directions, ties by type (several types) and id. Cursors are store/sqlite's (same encoding,
+ * same query-shape hash), so both stores issue identical cursors for identical pages. The total,
+ * the page and the includes of a search outside a transaction come from one snapshot session.
+ */
+
+/** A `resources` document. */
+export interface ResourceDoc {
+  _id: string;
+  type: string;
+  id: string;
+  version: number;
+  deleted: boolean;
+  seq: number;
+  lastUpdated: string;
+  updatedMs: number;
+  method: WriteMethod;
+  json: string | null;
+  ix: StoredIndex;
+}
+
+/** A `history` document. */
+export interface HistoryDoc {
+  _id: number;
+  type: string;
+  id: string;
+  version: number;
+  lastUpdated: string;
+  updatedMs: number;
+  supersededMs: number | null;
+  method: WriteMethod;
+  deleted: boolean;
+  json: string | null;
+}
+
+/** Index definitions: [collection, name, keys, unique?]. */
+export const INDEXES: [string, string, Record<string, 1 | -1>, boolean?][] = [
+  ['resources', 'type_deleted_id', { type: 1, deleted: 1, id: 1 }],
+  ['resources', 'type_updated', { type: 1, updatedMs: 1 }],
+  ['resources', 'string_value', { type: 1, 'ix.string.p': 1, 'ix.string.value': 1 }],
+  ['resources', 'token_code', { type: 1, 'ix.token.p': 1, 'ix.token.code': 1, 'ix.token.system': 1 }],
+  ['resources', 'date_low', { type: 1, 'ix.date.p': 1, 'ix.date.low': 1 }],
+  ['resources', 'date_high', { type: 1, 'ix.date.p': 1, 'ix.date.high': 1 }],
+  ['resources', 'number_value', { type: 1, 'ix.number.p': 1, 'ix.number.value': 1 }],
+  ['resources', 'quantity_value', { type: 1, 'ix.quantity.p': 1, 'ix.quantity.value': 1 }],
+  ['resources', 'reference_target', { type: 1, 'ix.reference.p': 1, 'ix.reference.targetId': 1, 'ix.reference.targetType': 1 }],
+  ['resources', 'reference_url', { type: 1, 'ix.reference.p': 1, 'ix.reference.url': 1 }],
+  ['resources', 'reference_rev', { 'ix.reference.targetId': 1, 'ix.reference.targetType': 1, type: 1 }],
+  ['resources', 'uri_value', { type: 1, 'ix.uri.p': 1, 'ix.uri.value': 1 }],
+  ['resources', 'composite', { type: 1, 'ix.cg.c.p': 1 }],
+  ['history', 'type_id_version', { type: 1, id: 1, version: 1 }, true],
+  ['history', 'type_seq', { type: 1, _id: -1 }],
+  ['history', 'updated', { updatedMs: 1 }],
+];
+
+export interface MongoStoreOptions {
+  db: Db;
+  /** Starts the sessions that transactions and snapshot reads run in. */
+  client: Pick<MongoClient, 'startSession'>;
+  /** Called by close() (open() passes the client it made). */
+  onClose?: () => Promise<void>;
+  /** Chain/_has inner matches at most (beyond: 400). Default 10,000. */
+  maxResolved?: number;
+  /** Rounds of _include/_revinclude :iterate (default 10, as SQLite). */
+  maxIncludeRounds?: number;
+  /** Included resources per page at most (default 10,000, as SQLite). */
+  maxIncluded?: number;
+}
+
+export interface MongoOpenOptions {
+  /** Database name; default: the URI's, else 'vertebra'. */
+  dbName?: string;
+  /** Passed to MongoClient (pool size, timeouts, TLS...). retryWrites is always on. */
+  clientOptions?: MongoClientOptions;
+  maxResolved?: number;
+}
+
+/** Resources per reindex transaction. */
+const REINDEX_BATCH = 500;
+
+/**
+ * Throws unless the `hello` answer is from a server that can run multi-document transactions:
+ * a replica set member (setName) or a mongos (msg 'isdbgrid').
+ */
+export function assertTransactional(hello: Document): void {
+  if (hello.msg === 'isdbgrid' || typeof hello.setName === 'string') return;
+  throw new Error(
+    'MONGODB_URI names a standalone MongoDB server. vertebra writes every request in a multi-document ' +
+      'transaction, which MongoDB only offers on a replica set or a sharded cluster. Run mongod with ' +
+      '--replSet <name> and rs.initiate() (a one-member replica set is enough for development), and ' +
+      'put ?replicaSet=<name> in the URI. Refusing to start rather than write without transactions.',
+  );
+}
+
+const TX_OPTIONS = {
+  readConcern: { level: 'snapshot' as const },
+  writeConcern: { w: 'majority' as const, journal: true },
+  readPreference: 'primary' as const,
+};
+
+const VERSION_PROJECTION = { type: 1, id: 1, version: 1, deleted: 1, lastUpdated: 1, method: 1, json: 1 };
+
+function toVersion(d: Pick<ResourceDoc, 'type' | 'id' | 'version' | 'lastUpdated' | 'deleted' | 'method' | 'json'>): ResourceVersion {
+  const v: ResourceVersion = {
+    resourceType: d.type, id: d.id, versionId: d.version, lastUpdated: d.lastUpdated, deleted: d.deleted, method: d.method,
+  };
+  if (d.json !== null && d.json !== undefined) v.json = d.json;
+  return v;
+}
+
+const and = (filters: (Filter<any> | undefined)[]): Filter<any> => {
+  const parts = filters.filter((f): f is Filter<any> => f !== undefined && Object.keys(f).length > 0);
+  return parts.length === 0 ? {} : parts.length === 1 ? parts[0] : { $and: parts };
+};
+
+interface SeekKey {
+  /** The projected key field. */
+  field: string;
+  /** Its null flag field (1: no value), for entry keys. */
+  nullFlag?: string;
+  desc: boolean;
+}
+
+/** A page row: the version fields and the sort-key values. */
+type Row = Pick<ResourceDoc, 'type' | 'id' | 'version' | 'lastUpdated' | 'deleted' | 'method' | 'json'> & Record<string, unknown>;
+
+/**
+ * Rows strictly after (`after`) or before the boundary `values` in the order of `keys`, nulls last,
+ * the boundary itself too when inclusive: the MongoDB form of store/sqlite/search.ts seekPredicate.
+ */
+export function seekFilter(keys: SeekKey[], values: KeyValue[], after: boolean, inclusive: boolean): Filter<Document> {
+  const disjuncts: Filter<Document>[] = [];
+  const equal: Filter<Document>[] = [];
+  keys.forEach((k, j) => {
+    const v = values[j];
+    let beyond: Filter<Document> | undefined;
+    if (after) {
+      if (v !== null) {
+        const past = { [k.field]: { [k.desc ? '$lt' : '$gt']: v } };
+        beyond = k.nullFlag ? { $or: [past, { [k.nullFlag]: 1 }] } : past;
+      }
+    } else if (v === null) {
+      beyond = { [k.nullFlag ?? k.field]: k.nullFlag ? 0 : { $ne: null } };
+    } else {
+      beyond = { [k.field]: { [k.desc ? '$gt' : '$lt']: v } };
+    }
+    if (beyond) disjuncts.push(and([...equal, beyond]));
+    equal.push(v === null ? { [k.nullFlag ?? k.field]: k.nullFlag ? 1 : null } : { [k.field]: { $eq: v } });
+  });
+  if (inclusive) disjuncts.push(and(equal));
+  return disjuncts.length === 0 ? MATCH_NOTHING : disjuncts.length === 1 ? disjuncts[0] : { $or: disjuncts };
+}
+
+/** Reads, optionally within a session (a transaction's, or a snapshot). */
+class Reads implements StoreReader, Resolver {
+  constructor(private readonly store: MongoStore, private readonly session: ClientSession | undefined) {}
+
+  private get opts() { return this.session ? { session: this.session } : {}; }
+
+  async read(resourceType: string, id: string): Promise<ResourceVersion | undefined> {
+    const d = await this.store.resourcesCol.findOne({ _id: `${resourceType}/${id}` }, { ...this.opts, projection: VERSION_PROJECTION });
+    return d ? toVersion(d as unknown as ResourceDoc) : undefined;
+  }
+
+  async vread(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined> {
+    const d = await this.store.historyCol.findOne({ type: resourceType, id, version: versionId }, this.opts);
+    return d ? toVersion(d as unknown as HistoryDoc) : undefined;
+  }
+
+  async history(q: HistoryQuery): Promise<HistoryPage> {
+    const parts: Filter<any>[] = [];
+    if (q.resourceType !== undefined) parts.push({ type: q.resourceType });
+    if (q.id !== undefined) parts.push({ id: q.id });
+    if (q.since !== undefined) parts.push({ updatedMs: { $gte: q.since } });
+    if (q.at !== undefined) {
+      parts.push({ updatedMs: { $lte: q.at.high } }, { $or: [{ supersededMs: null }, { supersededMs: { $gt: q.at.low } }] });
+    }
+    const filter = and(parts);
+    const total = await this.store.historyCol.countDocuments(filter, this.opts);
+    let pageFilter = filter;
+    if (q.cursor !== undefined) {
+      const seq = Number(q.cursor);
+      pageFilter = Number.isFinite(seq) ? and([filter, { _id: { $lt: seq } }]) : MATCH_NOTHING;
+    }
+    const rows = (await this.store.historyCol.find(pageFilter, { ...this.opts, sort: { _id: -1 }, limit: q.count + 1 }).toArray()) as unknown as HistoryDoc[];
+    const page: HistoryPage = { versions: rows.slice(0, q.count).map(toVersion), total };
+    if (rows.length > q.count && q.count > 0) page.nextCursor = String(rows[q.count - 1]._id);
+    return page;
+  }
+
+  // ---- Resolver (chains, _has) -------------------------------------------------------------
+
+  async matching(types: string[], filter: Filter<Document>, limit: number): Promise<{ type: string; id: string }[]> {
+    const rows = await this.store.resourcesCol
+      .find(and([{ type: { $in: types }, deleted: false }, filter]), { ...this.opts, projection: { _id: 0, type: 1, id: 1 }, limit })
+      .toArray();
+    return rows as unknown as { type: string; id: string }[];
+  }
+
+  async referencesOf(type: string, param: string, filter: Filter<Document>, limit: number): Promise<{ entries: StoredEntry[]; sources: number }> {
+    const rows = await this.store.resourcesCol
+      .find(
+        and([{ type, deleted: false, [`${IX}.reference`]: { $elemMatch: { p: param, targetId: { $ne: null } } } }, filter]),
+        { ...this.opts, projection: { _id: 0, [`${IX}.reference`]: 1 }, limit },
+      )
+      .toArray();
+    const entries = rows.flatMap((r: Document) => ((r as { ix?: StoredIndex }).ix?.reference ?? []).filter((e) => e.p === param && e.targetId !== null));
+    return { entries, sources: rows.length };
+  }
+
+  // ---- search ------------------------------------------------------------------------------
+
+  async search(plan: SearchPlan): Promise<SearchResult> {
+    if (!Number.isInteger(plan.count) || plan.count < 0) throw new Error(`Search plan: count ${plan.count} is not a non-negative integer`);
+    const shape = queryShape(plan);
+    const cursor = plan.cursor === undefined ? undefined : decodeCursor(plan, shape, plan.cursor);
+    const types = [...new Set(plan.resourceTypes)];
+    const renderer = new ConditionRenderer(this, this.store.maxResolved);
+    const where = plan.where === undefined ? undefined : await renderer.render(plan.where, types);
+    const base = and([{ type: { $in: types }, deleted: false }, where]);
+
+    const result: SearchResult = { matches: [], included: [] };
+    if (plan.total !== 'none' || plan.count === 0) result.total = await this.store.resourcesCol.countDocuments(base, this.opts);
+    if (plan.count === 0 || types.length === 0) return result;
+
+    const { rows, more } = await this.page(plan, types, base, cursor);
+    const boundary = (row: Row, direction: 'n' | 'p'): string =>
+      encodeCursor(shape, { direction, keys: plan.sort.map((_, j) => (row[`k${j}`] ?? null) as KeyValue), type: row.type, id: row.id, inclusive: false });
+    const reopened = (c: Cursor, direction: 'n' | 'p'): string => encodeCursor(shape, { ...c, direction, inclusive: true });
+    if (cursor?.direction === 'p') {
+      if (more) result.previousCursor = boundary(rows[0], 'p');
+      result.nextCursor = rows.length ? boundary(rows[rows.length - 1], 'n') : reopened(cursor, 'n');
+    } else {
+      if (more) result.nextCursor = boundary(rows[rows.length - 1], 'n');
+      if (cursor) result.previousCursor = rows.length ? boundary(rows[0], 'p') : reopened(cursor, 'p');
+    }
+    result.matches = rows.map(toVersion);
+    if (rows.length && (plan.include.length || plan.revinclude.length)) result.included = (await this.includes(plan, rows)).map(toVersion);
+    return result;
+  }
+
+  /** One aggregation: match, project keys, seek, sort, limit count + 1 (see the class comment). */
+  private async page(plan: SearchPlan, types: string[], base: Filter<Document>, cursor: Cursor | undefined): Promise<{ rows: Row[]; more: boolean }> {
+    const backward = cursor?.direction === 'p';
+    const project: Document = { _id: 0, ...VERSION_PROJECTION };
+    const flags: Document = {};
+    const keys: SeekKey[] = [];
+    plan.sort.forEach((key, j) => {
+      const field = `k${j}`;
+      if (key.by === 'entry') {
+        const values = {
+          $map: {
+            input: { $filter: { input: { $ifNull: [`$${IX}.${key.entry}`, []] }, as: 'e', cond: { $eq: ['$$e.p', key.param] } } },
+            as: 'e', in: `$$e.${key.column}`,
+          },
+        };
+        project[field] = { [key.descending ? '$max' : '$min']: values };
+        flags[`n${j}`] = { $cond: [{ $eq: [{ $ifNull: [`$${field}`, null] }, null] }, 1, 0] };
+        keys.push({ field, nullFlag: `n${j}`, desc: key.descending });
+      } else if (key.by === 'id') {
+        project[field] = '$id';
+        keys.push({ field, desc: key.descending });
+      } else if (key.by === 'lastUpdated') {
+        project[field] = '$updatedMs';
+        keys.push({ field, desc: key.descending });
+      } else {
+        throw new Error(`Search plan: unknown sort key ${JSON.stringify((key as { by: unknown }).by)}`);
+      }
+    });
+    const single = types.length === 1;
+    if (!single) keys.push({ field: 'type', desc: false });
+    keys.push({ field: 'id', desc: false });
+
+    const sort: Record<string, 1 | -1> = {};
+    for (const k of keys) {
+      if (k.nullFlag) sort[k.nullFlag] = backward ? -1 : 1;
+      sort[k.field] = k.desc !== backward ? -1 : 1;
+    }
+    const pipeline: Document[] = [{ $match: base }, { $project: project }];
+    if (Object.keys(flags).length) pipeline.push({ $addFields: flags });
+    if (cursor) {
+      pipeline.push({ $match: seekFilter(keys, [...cursor.keys, ...(single ? [] : [cursor.type]), cursor.id], !backward, cursor.inclusive) });
+    }
+    pipeline.push({ $sort: sort }, { $limit: plan.count + 1 });
+    const rows = (await this.store.resourcesCol.aggregate(pipeline, this.opts).toArray()) as unknown as Row[];
+    const more = rows.length > plan.count;
+    rows.length = Math.min(rows.length, plan.count);
+    if (backward) rows.reverse();
+    return { rows, more };
+  }
+
+  // ---- _include / _revinclude (the same rounds, caps and order as store/sqlite) -------------
+
+  private async includes(plan: SearchPlan, matches: Row[]): Promise<Row[]> {
+    const { maxIncludeRounds, maxIncluded } = this.store;
+    const seen = new Set(matches.map((r) => `${r.type}/${r.id}`));
+    const included: Row[] = [];
+    let frontier: { type: string; id: string }[] = matches;
+    for (let round = 0; round < maxIncludeRounds && frontier.length > 0 && included.length < maxIncluded; round++) {
+      const forward = round === 0 ? plan.include : plan.include.filter((s) => s.iterate);
+      const reverse = round === 0 ? plan.revinclude : plan.revinclude.filter((s) => s.iterate);
+      if (forward.length === 0 && reverse.length === 0) break;
+      const byType = groupByType(frontier);
+      const found: Row[] = [];
+      const add = (rows: Row[]) => {
+        for (const r of rows) {
+          const k = `${r.type}/${r.id}`;
+          if (seen.has(k) || included.length >= maxIncluded) continue;
+          seen.add(k);
+          included.push(r);
+          found.push(r);
+        }
+      };
+      for (const spec of forward) {
+        for (const [type, ids] of byType) {
+          if (spec.sourceType !== '*' && spec.sourceType !== type) continue;
+          add(await this.includeForward(spec, type, ids, maxIncluded - included.length + seen.size));
+        }
+      }
+      for (const spec of reverse) {
+        for (const [type, ids] of byType) add(await this.includeReverse(spec, type, ids, maxIncluded - included.length + seen.size));
+      }
+      frontier = found;
+    }
+    return included;
+  }
+
+  private async includeForward(spec: IncludeSpec, type: string, ids: string[], limit: number): Promise<Row[]> {
+    const sources = await this.store.resourcesCol
+      .find({ _id: { $in: ids.map((i) => `${type}/${i}`) } }, { ...this.opts, projection: { _id: 0, [`${IX}.reference`]: 1 } })
+      .toArray();
+    const targets: { type: string; id: string }[] = [];
+    for (const s of sources) {
+      for (const e of (s as { ix?: StoredIndex }).ix?.reference ?? []) {
+        if (spec.param !== undefined && e.p !== spec.param) continue;
+        if (typeof e.targetType !== 'string' || typeof e.targetId !== 'string') continue;
+        if (spec.targetType !== undefined && spec.targetType !== '*' && e.targetType !== spec.targetType) continue;
+        targets.push({ type: e.targetType, id: e.targetId });
+      }
+    }
+    if (targets.length === 0) return [];
+    const filter = and([{ deleted: false }, { $or: pairsFilter(targets, 'type', 'id') }]);
+    return (await this.store.resourcesCol
+      .find(filter, { ...this.opts, projection: { _id: 0, ...VERSION_PROJECTION }, sort: { type: 1, id: 1 }, limit })
+      .toArray()) as unknown as Row[];
+  }
+
+  private async includeReverse(spec: IncludeSpec, type: string, ids: string[], limit: number): Promise<Row[]> {
+    const entry: Document = { targetType: type, targetId: { $in: ids } };
+    if (spec.param !== undefined) entry.p = spec.param;
+    const filter: Filter<Document> = { deleted: false, [`${IX}.reference`]: { $elemMatch: entry } };
+    if (spec.sourceType !== '*') filter.type = spec.sourceType;
+    return (await this.store.resourcesCol
+      .find(filter, { ...this.opts, projection: { _id: 0, ...VERSION_PROJECTION }, sort: { type: 1, id: 1 }, limit })
+      .toArray()) as unknown as Row[];
+  }
+}
+
+function groupByType(rows: { type: string; id: string }[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const r of rows) {
+    const ids = m.get(r.type);
+    if (ids) ids.push(r.id);
+    else m.set(r.type, [r.id]);
+  }
+  return m;
+}
+
+const isDuplicateKey = (e: unknown) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 11000;
+
+export class MongoStore implements Store {
+  // Collection<any>: documents of several shapes, ids of type string (resources) and number (history).
+  readonly resourcesCol: Collection<any>;
+  readonly historyCol: Collection<any>;
+  readonly countersCol: Collection<any>;
+  readonly maxResolved: number;
+  readonly maxIncludeRounds: number;
+  readonly maxIncluded: number;
+  private readonly client: Pick<MongoClient, 'startSession'>;
+  private readonly onClose?: () => Promise<void>;
+  private readonly plain: Reads;
+  private active = 0;
+  private whenIdle: (() => void)[] = [];
+  private closed = false;
+
+  constructor(options: MongoStoreOptions) {
+    this.resourcesCol = options.db.collection('resources');
+    this.historyCol = options.db.collection('history');
+    this.countersCol = options.db.collection('counters');
+    this.client = options.client;
+    this.onClose = options.onClose;
+    this.maxResolved = options.maxResolved ?? 10_000;
+    this.maxIncludeRounds = options.maxIncludeRounds ?? 10;
+    this.maxIncluded = options.maxIncluded ?? 10_000;
+    this.plain = new Reads(this, undefined);
+  }
+
+  /**
+   * Connects to `uri`, checks that the server can run transactions (refuses a standalone server),
+   * creates the indexes, and returns the store (which closes the client on close()).
+   */
+  static async open(uri: string, options: MongoOpenOptions = {}): Promise<MongoStore> {
+    const client = new MongoClient(uri, { retryWrites: true, ...options.clientOptions });
+    await client.connect();
+    try {
+      assertTransactional(await client.db('admin').command({ hello: 1 }));
+      const fromUri = client.db().databaseName;
+      const db = client.db(options.dbName ?? (fromUri && fromUri !== 'test' ? fromUri : 'vertebra'));
+      const store = new MongoStore({ db, client, onClose: () => client.close(), maxResolved: options.maxResolved });
+      await store.ensureIndexes();
+      return store;
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+  }
+
+  /** Creates every index of INDEXES (a no-op for those that exist with the same definition). */
+  async ensureIndexes(): Promise<void> {
+    const byName = { resources: this.resourcesCol, history: this.historyCol } as Record<string, Collection<any>>;
+    for (const [collection, name, keys, unique] of INDEXES) {
+      await byName[collection].createIndex(keys, unique ? { name, unique: true } : { name });
+    }
+  }
+
+  read(resourceType: string, id: string) { return this.plain.read(resourceType, id); }
+  vread(resourceType: string, id: string, versionId: number) { return this.plain.vread(resourceType, id, versionId); }
+
+  async history(query: HistoryQuery): Promise<HistoryPage> {
+    return this.withSnapshot((reads) => reads.history(query));
+  }
+
+  async search(plan: SearchPlan): Promise<SearchResult> {
+    return this.withSnapshot((reads) => reads.search(plan));
+  }
+
+  /** Runs several reads against one snapshot (a snapshot session). */
+  private async withSnapshot<T>(fn: (reads: Reads) => Promise<T>): Promise<T> {
+    const session = this.client.startSession({ snapshot: true });
+    try {
+      return await fn(new Reads(this, session));
+    } finally {
+      await session.endSession();
+    }
+  }
+
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.batch((session) => {
+      const reads = new Reads(this, session);
+      return fn({
+        read: (t, i) => reads.read(t, i),
+        vread: (t, i, v) => reads.vread(t, i, v),
+        history: (q) => reads.history(q),
+        search: (plan) => reads.search(plan),
+        write: (op) => this.write(op, session),
+      });
+    });
+  }
+
+  private async write(op: WriteOp, session: ClientSession): Promise<void> {
+    const _id = `${op.resourceType}/${op.id}`;
+    const current = (await this.resourcesCol.findOne({ _id }, { session, projection: { version: 1, seq: 1 } })) as Pick<ResourceDoc, 'version' | 'seq'> | null;
+    const expected = (current?.version ?? 0) + 1;
+    const conflict = () => errors.conflict(`Version conflict on ${_id}: expected to write version ${expected}, not ${op.versionId}`);
+    if (op.versionId !== expected) throw conflict();
+    const updatedMs = Date.parse(op.lastUpdated);
+    const deleted = op.json === undefined;
+    const counter = await this.countersCol.findOneAndUpdate({ _id: 'history' }, { $inc: { seq: 1 } }, { session, upsert: true, returnDocument: 'after' });
+    const seq = (counter as { seq: number } | null)?.seq;
+    if (typeof seq !== 'number') throw new Error('MongoStore: the history counter did not return a sequence number');
+    const fields = {
+      type: op.resourceType, id: op.id, version: op.versionId, lastUpdated: op.lastUpdated, updatedMs, method: op.method, deleted, json: op.json ?? null,
+    };
+    try {
+      await this.historyCol.insertOne({ _id: seq, ...fields, supersededMs: null }, { session });
+    } catch (e) {
+      if (isDuplicateKey(e)) throw conflict();
+      throw e;
+    }
+    const doc = { ...fields, seq, ix: deleted ? {} : toStoredIndex(op.entries) };
+    if (current) {
+      await this.historyCol.updateOne({ _id: current.seq }, { $set: { supersededMs: updatedMs } }, { session });
+      const res = await this.resourcesCol.updateOne({ _id, version: current.version }, { $set: doc }, { session });
+      if (res.matchedCount === 0) throw conflict();
+    } else {
+      try {
+        await this.resourcesCol.insertOne({ _id, ...doc }, { session });
+      } catch (e) {
+        if (isDuplicateKey(e)) throw conflict();
+        throw e;
+      }
+    }
+  }
+
+  /** Reindexes in batches of REINDEX_BATCH in (type, id) order, each batch its own transaction. */
+  async reindex(
+    resourceType: string | undefined,
+    extract: (json: string) => IndexEntry[],
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<number> {
+    const typeFilter: Filter<Document> = resourceType === undefined ? {} : { type: resourceType };
+    const total = await this.resourcesCol.countDocuments(and([typeFilter, { deleted: false }]));
+    let done = 0;
+    let after: [string, string] | undefined;
+    for (;;) {
+      const n = await this.batch(async (session) => {
+        const position: Filter<Document> | undefined = after === undefined ? undefined
+          : resourceType !== undefined ? { id: { $gt: after[1] } }
+          : { $or: [{ type: { $gt: after[0] } }, { type: after[0], id: { $gt: after[1] } }] };
+        const rows = (await this.resourcesCol
+          .find(and([typeFilter, { deleted: false }, position]), { session, projection: { type: 1, id: 1, version: 1, json: 1 }, sort: { type: 1, id: 1 }, limit: REINDEX_BATCH })
+          .toArray()) as unknown as ResourceDoc[];
+        for (const row of rows) {
+          await this.resourcesCol.updateOne({ _id: row._id, version: row.version }, { $set: { ix: toStoredIndex(extract(row.json!)) } }, { session });
+        }
+        if (rows.length) after = [rows[rows.length - 1].type, rows[rows.length - 1].id];
+        return rows.length;
+      });
+      done += n;
+      if (n > 0) onProgress?.(done, Math.max(total, done));
+      if (n < REINDEX_BATCH) break;
+    }
+    return done;
+  }
+
+  /** Runs fn in one transaction (withTransaction: retried as a whole on a transient error). */
+  private async batch<T>(fn: (session: ClientSession) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('MongoStore: closed');
+    this.active++;
+    const session = this.client.startSession();
+    try {
+      let result: T | undefined;
+      await session.withTransaction(async () => { result = await fn(session); }, TX_OPTIONS);
+      return result as T;
+    } finally {
+      await session.endSession();
+      if (--this.active === 0) for (const wake of this.whenIdle.splice(0)) wake();
+    }
+  }
+
+  /** Waits for running transactions, then closes the client when the store opened it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.active > 0) await new Promise<void>((resolve) => this.whenIdle.push(resolve));
+    await this.onClose?.();
+  }
+}

@@ -22,7 +22,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens the store, builds the engine and app, and listens. Used by main.ts and the HTTP tests. */
+/** Opens the store the configuration names, builds the engine and app, and listens. Used by main.ts and the HTTP tests. */
 export async function startServer(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   warmSchemaValidator();
   const store: Store = config.mongodbUri // MONGODB_URI: MongoDB (store/mongo, loaded only then); else the embedded SQLite
@@ -30,6 +30,12 @@ export async function startServer(config: Config, logger: Logger = pino({ level:
       clientOptions: { maxPoolSize: config.mongodbMaxPoolSize, serverSelectionTimeoutMS: config.mongodbTimeoutMs },
     })
     : new SqliteStore({ file: join(config.dataDir, 'vertebra.sqlite'), synchronous: config.sqliteSynchronous });
+  return serveStore(config, logger, store);
+}
+
+/** Builds the engine and app over an open store and listens; closing the server closes the store. */
+export async function serveStore(config: Config, logger: Logger, store: Store): Promise<RunningServer> {
+  warmSchemaValidator();
   const registry = new SearchParameterRegistry();
   const extractor = new IndexExtractor(registry, {
     onError: (error, where) => logger.warn({ err: error, ...where }, 'search parameter skipped during indexing'),

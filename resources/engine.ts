@@ -56,6 +56,11 @@ export class InteractionEngine {
     return matches[0] ? (JSON.parse(matches[0].json!) as T) : undefined;
   }
 
+  /** Readiness: resolves when the store can serve, throws otherwise. */
+  ping(): Promise<void> {
+    return this.store.ping();
+  }
+
   assertType(resourceType: string): void {
     if (!isResourceType(resourceType)) throw errors.notFound(`Unknown resource type '${resourceType}'`);
   }

@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { errors, FhirError } from '../fhir/errors.js';
+import { errors, FhirError, operationOutcome } from '../fhir/errors.js';
 import type { InteractionEngine } from '../resources/engine.js';
 import type { Config } from './config.js';
 import { requestIds } from './request-id.js';
@@ -51,6 +51,27 @@ export function createApp({ config, engine, logger }: AppDeps): express.Express 
     next();
   });
   app.use(express.raw({ type: () => true, limit: config.maxBodyBytes }));
+  // Probes, outside the FHIR base. Live: the process answers. Ready: the store can serve.
+  const storeKind = config.mongodbUri ? 'mongodb' : 'sqlite';
+  app.get('/health/live', (_req, res) => {
+    res.status(200).json({ status: 'live' });
+  });
+  app.get('/health/ready', async (req, res) => {
+    try {
+      await engine.ping();
+    } catch (err) {
+      // The cause goes to the log only: probes can be unauthenticated, and driver messages may
+      // name hosts and files.
+      logger.warn({ reqId: res.locals.requestId, err }, 'readiness check failed: the store cannot serve');
+      res.setHeader('Cache-Control', 'no-store');
+      sendFhir(req, res, 503, operationOutcome([
+        { severity: 'error', code: 'transient', diagnostics: `The ${storeKind} store is not available` },
+      ]));
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(200).json({ status: 'ready', store: storeKind });
+  });
   app.use('/fhir', fhirRoutes(engine, config, startedAt, logger));
   app.use((req) => {
     throw errors.notFound(`No FHIR endpoint at ${req.path}`);

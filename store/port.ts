@@ -105,5 +105,15 @@ export interface Store extends StoreReader {
     extract: (json: string) => IndexEntry[],
     onProgress?: (done: number, total: number) => void,
   ): Promise<number>;
+  /**
+   * The current, non-deleted resources of `resourceType` (for export), those last updated at or
+   * after `since` (epoch ms) when given, in id order. Fetched in batches with keyset paging, so
+   * memory stays flat and no read is held open between batches: a resource written meanwhile
+   * appears at most once (in the version current when its batch was read), or not at all if it
+   * sorts before the batch already read.
+   */
+  stream(resourceType: string, since?: number): AsyncIterable<ResourceVersion>;
+  /** Resolves when the store can serve requests; throws otherwise (readiness probe). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -128,6 +128,8 @@ export interface MongoOpenOptions {
 
 /** Resources per reindex transaction. */
 const REINDEX_BATCH = 500;
+/** Resources per stream batch. */
+const STREAM_BATCH = 1000;
 
 /**
  * Throws unless the `hello` answer is from a server that can run multi-document transactions:
@@ -428,6 +430,7 @@ export class MongoStore implements Store {
   readonly maxIncludeRounds: number;
   readonly maxIncluded: number;
   private readonly client: Pick<MongoClient, 'startSession'>;
+  private readonly db: Db;
   private readonly onClose?: () => Promise<void>;
   private readonly plain: Reads;
   private active = 0;
@@ -439,6 +442,7 @@ export class MongoStore implements Store {
     this.historyCol = options.db.collection('history');
     this.countersCol = options.db.collection('counters');
     this.client = options.client;
+    this.db = options.db;
     this.onClose = options.onClose;
     this.maxResolved = options.maxResolved ?? 10_000;
     this.maxIncludeRounds = options.maxIncludeRounds ?? 10;
@@ -483,6 +487,32 @@ export class MongoStore implements Store {
 
   async search(plan: SearchPlan): Promise<SearchResult> {
     return this.withSnapshot((reads) => reads.search(plan));
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('MongoStore: closed');
+    await this.db.command({ ping: 1 });
+  }
+
+  /**
+   * Keyset walk in `_id` order (`Type/id`: within one type, the id order SQLite streams in), one
+   * bounded find per batch, no session: nothing stays open while the consumer works on a batch.
+   * The `_id` range is bounded to the type's prefix so the walk never scans other types.
+   */
+  async *stream(resourceType: string, since?: number): AsyncIterable<ResourceVersion> {
+    const prefix = `${resourceType}/`;
+    const end = `${resourceType}0`; // '0' is the character after '/'
+    let after = prefix;
+    for (;;) {
+      const filter: Filter<any> = { _id: { $gt: after, $lt: end }, type: resourceType, deleted: false };
+      if (since !== undefined) filter.updatedMs = { $gte: since };
+      const rows = (await this.resourcesCol
+        .find(filter, { projection: { _id: 1, ...VERSION_PROJECTION }, sort: { _id: 1 }, limit: STREAM_BATCH })
+        .toArray()) as unknown as (Row & { _id: string })[];
+      for (const row of rows) yield toVersion(row);
+      if (rows.length < STREAM_BATCH) return;
+      after = rows[rows.length - 1]._id;
+    }
   }
 
   /** Runs several reads against one snapshot (a snapshot session). */

@@ -23,6 +23,8 @@ export interface SqliteStoreOptions {
 
 /** Resources per reindex transaction. */
 const REINDEX_BATCH = 500;
+/** Resources per stream batch. */
+const STREAM_BATCH = 1000;
 
 /** Statements that read; prepared once per connection. */
 class Reads implements StoreReader {
@@ -213,6 +215,29 @@ export class SqliteStore implements Store {
   vread(resourceType: string, id: string, versionId: number) { return this.reads.vread(resourceType, id, versionId); }
   history(query: HistoryQuery) { return this.reads.history(query); }
   search(plan: SearchPlan) { return this.reads.search(plan); }
+
+  async ping(): Promise<void> {
+    this.reader.prepare('SELECT 1').get();
+  }
+
+  /**
+   * Keyset walk over (type, id) on the reader, one `.all()` per batch: no statement stays open
+   * (and so no read snapshot is held) while the consumer works on a batch.
+   */
+  async *stream(resourceType: string, since?: number): AsyncIterable<ResourceVersion> {
+    const batch = this.reader.prepare(
+      `SELECT ${VERSION_COLUMNS} FROM resources r JOIN history h ON h.seq = r.seq ` +
+        `WHERE r.type = ? AND r.deleted = 0 AND r.id > ?${since === undefined ? '' : ' AND h.updated_ms >= ?'} ORDER BY r.id LIMIT ?`,
+    );
+    let after = '';
+    for (;;) {
+      const args: (string | number)[] = since === undefined ? [resourceType, after] : [resourceType, after, since];
+      const rows = batch.all(...args, STREAM_BATCH) as VersionRow[];
+      for (const row of rows) yield toVersion(row);
+      if (rows.length < STREAM_BATCH) return;
+      after = rows[rows.length - 1].id;
+    }
+  }
 
   /**
    * Reindexes in batches of REINDEX_BATCH resources in (type, id) order, each batch its own

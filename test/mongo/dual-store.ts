@@ -78,6 +78,14 @@ export class DualStore implements Store {
     return this.both(`reindex ${resourceType}`, () => this.reference.reindex(resourceType, extract, onProgress), () => this.other.reindex(resourceType, extract));
   }
 
+  /** Streams the reference's resources (export is not compared call by call). */
+  stream(resourceType: string, since?: number) { return this.reference.stream(resourceType, since); }
+
+  async ping(): Promise<void> {
+    await this.reference.ping();
+    await this.other.ping();
+  }
+
   async close(): Promise<void> {
     await this.reference.close();
     await this.other.close();

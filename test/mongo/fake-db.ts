@@ -83,6 +83,12 @@ export class FakeDb {
     return new FakeCollection(this, name);
   }
 
+  /** Db.command: only `{ ping: 1 }` (the store's readiness check). */
+  async command(cmd: Record<string, unknown>): Promise<{ ok: 1 }> {
+    if (Object.keys(cmd).length === 1 && cmd.ping === 1) return { ok: 1 };
+    throw new Error(`fake-db: command ${JSON.stringify(cmd)} is not supported`);
+  }
+
   /** Publishes writes atomically. */
   publish(writes: Map<string, Map<unknown, Doc | null>>): void {
     const next: State = new Map(this.state);

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { defaultConfig, type Config } from '../../server/config.js';
-import { startServer, type RunningServer } from '../../server/server.js';
+import { serveStore, startServer, type RunningServer } from '../../server/server.js';
+import type { Db } from 'mongodb';
+import { MongoStore } from '../../store/mongo/mongo-store.js';
+import type { Store } from '../../store/port.js';
+import { FakeClient, FakeDb } from '../mongo/fake-db.js';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -26,10 +30,31 @@ export interface FhirResponse {
   json: any;
 }
 
-/** A real server on a random port with a real SQLite file in a fresh temp dir. */
+/**
+ * Which store the HTTP suites run on: the embedded SQLite (default), or, with
+ * VERTEBRA_TEST_STORE=mongo-fake, the MongoDB adapter over the mingo-backed fake driver (the
+ * differential run of `npm test`). A fake database lives as long as the process, keyed by data
+ * dir, so a restart on the same data dir finds its data as it would on disk.
+ */
+export const TEST_STORE = process.env.VERTEBRA_TEST_STORE === 'mongo-fake' ? 'mongo-fake' : 'sqlite';
+const fakeDatabases = new Map<string, FakeDb>();
+
+async function openTestStore(dataDir: string): Promise<Store> {
+  let db = fakeDatabases.get(dataDir);
+  if (!db) fakeDatabases.set(dataDir, db = new FakeDb());
+  const store = new MongoStore({ db: db as unknown as Db, client: new FakeClient(db) as never });
+  await store.ensureIndexes();
+  return store;
+}
+
+/** A real server on a random port with a real SQLite file in a fresh temp dir (or see TEST_STORE). */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vertebra-test-'));
-  const server = await startServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent', ...overrides }), pino({ level: 'silent' }));
+  const config = defaultConfig({ port: 0, dataDir, logLevel: 'silent', ...overrides });
+  const logger = pino({ level: 'silent' });
+  const server = TEST_STORE === 'mongo-fake'
+    ? await serveStore(config, logger, await openTestStore(config.dataDir))
+    : await startServer(config, logger);
   const url = `http://127.0.0.1:${server.port}/fhir`;
   return {
     ...server,

@@ -75,3 +75,22 @@ describe('conformance TestScripts against vertebra', function () {
     });
   }
 });
+
+describe('conformance TestScripts are FHIR resources the server stores', () => {
+  let server: TestServer;
+  before(async () => { server = await startTestServer(); });
+  after(async () => { await server?.stop(); });
+
+  it('every script in test/conformance/scripts can be PUT as a TestScript and read back unchanged', async () => {
+    const files = loadScripts(scriptsDir);
+    expect(files.length).to.be.greaterThan(0);
+    for (const { file, script } of files) {
+      const id = (script as { id?: string }).id!;
+      const put = await server.fhir(`/TestScript/${id}`, { method: 'PUT', body: script });
+      expect(put.status, `${file}: ${JSON.stringify(put.json?.issue?.slice(0, 2))}`).to.equal(201);
+      const { meta: _m, ...stored } = (await server.fhir(`/TestScript/${id}`)).json;
+      const { meta: _n, ...original } = script as unknown as Record<string, unknown>;
+      expect(stored, file).to.deep.equal(original);
+    }
+  });
+});

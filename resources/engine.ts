@@ -1,5 +1,5 @@
-import type { Resource } from 'fhir/r4.js';
-import { errors } from '../fhir/errors.js';
+import type { OperationOutcomeIssue, Resource } from 'fhir/r4.js';
+import { errors, FhirError } from '../fhir/errors.js';
 import { isResourceType } from '../fhir/definitions.js';
 import type { IndexExtractor } from '../search/extract.js';
 import { byCanonicalUrlPlan } from '../search/canonical.js';
@@ -10,7 +10,7 @@ import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store } 
 import { LocalTerminology } from '../terminology/local-terminology.js';
 import { HookRegistry } from './hooks.js';
 import type { PatchBody } from './patch/index.js';
-import { ID_PATTERN, WriteSession, type Criteria, type Preconditions, type WriteContext, type WriteResult } from './write-session.js';
+import { checkBody, ID_PATTERN, WriteSession, type Criteria, type Preconditions, type WriteContext, type WriteResult } from './write-session.js';
 
 export type { Criteria, Preconditions, WriteResult } from './write-session.js';
 
@@ -103,6 +103,24 @@ export class InteractionEngine {
       this.hooks.for(version.resourceType).afterCommit?.({ id: version.id, resource: version.deleted ? undefined : resource });
     }
     return result;
+  }
+
+  /**
+   * The problems a create (or, with an id, an update) of `body` would be refused for, without
+   * writing anything: structure, resource type and id, and the type's business rules.
+   */
+  async validate(resourceType: string, body: unknown, id?: string): Promise<OperationOutcomeIssue[]> {
+    this.assertType(resourceType);
+    try {
+      if (id !== undefined) this.assertId(resourceType, id);
+      const resource = checkBody(resourceType, body);
+      if (id !== undefined && resource.id !== id) throw errors.badRequest(`The resource id '${String(resource.id)}' is not '${id}'`, [`${resourceType}.id`]);
+      await this.hooks.for(resourceType).validate?.(resource);
+      return [];
+    } catch (e) {
+      if (e instanceof FhirError && e.status < 500) return e.issues;
+      throw e;
+    }
   }
 
   create(resourceType: string, body: unknown, ifNoneExist?: Criteria): Promise<WriteResult> {

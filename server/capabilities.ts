@@ -20,6 +20,12 @@ const REINDEX: CapabilityStatementRestResourceOperation = {
   documentation: 'Recomputes the search index of stored resources (system or type level), e.g. after a SearchParameter was added.',
 };
 
+const VALIDATE: CapabilityStatementRestResourceOperation = {
+  name: 'validate',
+  definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
+  documentation: 'Validates against the base R4 definition (structure, cardinality of top-level elements, value formats) and the server\'s business rules, without writing.',
+};
+
 function searchParams(registry: SearchParameterRegistry, type: string): CapabilityStatementRestResourceSearchParam[] {
   return registry.forType(type)
     .filter((d) => SEARCHABLE.has(d.type) && d.expression !== undefined)
@@ -45,7 +51,7 @@ export function capabilityStatement(
     searchInclude: ['*'],
     searchRevInclude: ['*'],
     searchParam: searchParams(registry, type),
-    operation: [REINDEX],
+    operation: [VALIDATE, REINDEX],
   }));
   return {
     resourceType: 'CapabilityStatement',

@@ -13,6 +13,7 @@ import { compartmentCondition } from '../search/parse.js';
 import { runSearch } from './search.js';
 import { reindexHandler } from './reindex.js';
 import { bundleHandler } from './bundle-route.js';
+import { validateHandler } from './validate.js';
 import { ifNoneExist, patchBody, urlCriteria } from './write-requests.js';
 
 /** The public base URL of the FHIR endpoint for this request. */
@@ -101,6 +102,8 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
   router.route('/_search').post(systemSearch(true)).all(methodNotAllowed(['POST']));
   router.route('/$reindex').post(reindexHandler(engine, undefined)).all(methodNotAllowed(['POST']));
   router.route('/:type/_search').post(typeSearch(true)).all(methodNotAllowed(['POST']));
+  router.route('/:type/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
+  router.route('/:type/:id/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
   router.route('/:type/$reindex').post((req, res) => reindexHandler(engine, (req.params as { type: string }).type)(req, res))
     .all(methodNotAllowed(['POST']));
 

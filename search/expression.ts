@@ -1,6 +1,12 @@
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 
+/**
+ * Expressions here come from clients (SearchParameter resources, FHIRPath Patch paths): fhirpath's
+ * trace() would print their data to the server's stdout, so traces go nowhere.
+ */
+const FHIRPATH_OPTIONS = { resolveInternalTypes: false, traceFn: () => undefined };
+
 /** A value an expression selected, with its FHIR type when known ('HumanName', 'date', ...). */
 export interface TypedValue {
   type: string | undefined;
@@ -90,7 +96,7 @@ function fromFhirpath(item: any): TypedValue {
 }
 
 function compileFhirpath(expression: string): Evaluator {
-  const fn = fhirpath.compile(forFhirpath(expression), r4, { resolveInternalTypes: false });
+  const fn = fhirpath.compile(forFhirpath(expression), r4, FHIRPATH_OPTIONS);
   return (resource) => (fn(resource) as unknown[]).map(fromFhirpath);
 }
 
@@ -385,7 +391,7 @@ export function compileNodes(expression: string, resourceType: string, options: 
         return out;
       };
     }
-    const fn = fhirpath.compile(forFhirpath(term), r4, { resolveInternalTypes: false });
+    const fn = fhirpath.compile(forFhirpath(term), r4, FHIRPATH_OPTIONS);
     return (resource) => {
       const out: ContextNode[] = [];
       for (const item of fn(resource) as unknown[]) {
@@ -448,7 +454,7 @@ export function compileRelative(expression: string, base: string, options: Compi
     } else slow.push(term);
   }
   if (slow.length) {
-    const fn = fhirpath.compile({ base, expression: forFhirpath(slow.join(' | ')) }, r4, { resolveInternalTypes: false });
+    const fn = fhirpath.compile({ base, expression: forFhirpath(slow.join(' | ')) }, r4, FHIRPATH_OPTIONS);
     parts.push((node, resource) => (fn(node, { resource, rootResource: resource }) as unknown[]).map(fromFhirpath));
   }
   evaluator = parts.length === 1 ? parts[0] : (node, resource) => parts.flatMap((p) => p(node, resource));

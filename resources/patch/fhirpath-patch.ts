@@ -4,6 +4,12 @@ import r4 from 'fhirpath/fhir-context/r4';
 import { errors } from '../../fhir/errors.js';
 
 /**
+ * Expressions here come from clients (SearchParameter resources, FHIRPath Patch paths): fhirpath's
+ * trace() would print their data to the server's stdout, so traces go nowhere.
+ */
+const FHIRPATH_OPTIONS = { resolveInternalTypes: false, traceFn: () => undefined };
+
+/**
  * FHIRPath Patch (R4 fhirpatch.html): a Parameters resource with one `operation` parameter per
  * change, applied in order and atomically (on a copy; the first failure throws).
  *
@@ -327,7 +333,7 @@ function spliceList(c: Json, key: string, start: number, deleteCount: number, it
 function evaluate(doc: Json, expression: string, at: number): unknown[] {
   let fn;
   try {
-    fn = fhirpath.compile(expression, r4, { resolveInternalTypes: false });
+    fn = fhirpath.compile(expression, r4, FHIRPATH_OPTIONS);
   } catch (e) {
     throw errors.badRequest(`FHIRPath Patch operation ${at}: '${expression}' is not valid FHIRPath: ${(e as Error).message}`, where(at));
   }

@@ -50,7 +50,7 @@ import { ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type 
  * `$match` (filter) -> `$project` sort keys (an entry key is `$min`/`$max` over the param's values,
  * null without an entry) -> `$match` (keyset seek past the cursor) -> `$sort` -> `$limit count+1`,
  * in the exact order of store/sqlite/search.ts: keys in order, resources without an entry last in
- * both directions, ties by type (several types) and id. Cursors are store/sqlite's (same encoding,
+ * both directions, ties by type (several types) and id. Cursors come from store/cursor.ts (same encoding,
  * same query-shape hash), so both stores issue identical cursors for identical pages. The total,
  * the page and the includes of a search outside a transaction come from one snapshot session.
  */

@@ -563,3 +563,23 @@ describe('unit: FHIRPath Patch', () => {
     expect(err.status).to.be.oneOf([400, 422]);
   });
 });
+
+describe('unit: client FHIRPath never writes to the server output', () => {
+  it('trace() in a FHIRPath Patch path is silent', () => {
+    const logged: unknown[] = [];
+    const original = console.log;
+    console.log = (...args: unknown[]) => { logged.push(args); };
+    try {
+      const patched = applyPatch({ resourceType: 'Patient', id: 'x', gender: 'male' } as Resource, {
+        kind: 'fhirpath-patch',
+        parameters: { resourceType: 'Parameters', parameter: [{ name: 'operation', part: [
+          { name: 'type', valueCode: 'replace' }, { name: 'path', valueString: "Patient.gender.trace('LEAK')" }, { name: 'value', valueCode: 'female' },
+        ] }] },
+      }) as Patient;
+      expect(patched.gender).to.equal('female');
+    } finally {
+      console.log = original;
+    }
+    expect(logged).to.deep.equal([]);
+  });
+});

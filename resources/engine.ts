@@ -8,7 +8,7 @@ import type { SearchPlan } from '../search/plan.js';
 import type { SearchParameterRegistry } from '../search/registry.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store } from '../store/port.js';
 import { LocalTerminology } from '../terminology/local-terminology.js';
-import { HookRegistry } from './hooks.js';
+import { ANONYMOUS_READER, HookRegistry, type CandidateSearch, type Reader, type ScoredSearchResult } from './hooks.js';
 import type { PatchBody } from './patch/index.js';
 import { checkBody, ID_PATTERN, WriteSession, type Criteria, type Preconditions, type WriteContext, type WriteResult } from './write-session.js';
 
@@ -28,7 +28,7 @@ export interface EngineDeps {
  * The interaction engine: FHIR REST semantics (R4 http.html) over the store port, independent of
  * HTTP. Every write validates, stamps meta, extracts index entries and commits in one transaction.
  */
-export class InteractionEngine {
+export class InteractionEngine implements CandidateSearch {
   private readonly store: Store;
   readonly registry: SearchParameterRegistry;
   private readonly extractor: IndexExtractor;
@@ -76,7 +76,8 @@ export class InteractionEngine {
     const current = await this.store.read(resourceType, id);
     if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
     if (current.deleted) throw errors.gone(`${resourceType}/${id} was deleted`);
-    return current;
+    const resolve = this.hooks.for(resourceType).resolveRead;
+    return resolve ? resolve(current, (other) => this.store.read(resourceType, other)) : current;
   }
 
   async vread(resourceType: string, id: string, versionId: string): Promise<ResourceVersion> {
@@ -171,7 +172,8 @@ export class InteractionEngine {
     scope?: SearchPlan['where'], countOnly = false,
   ): Promise<{ plan: SearchPlan; result: SearchResult }> {
     for (const t of resourceTypes) this.assertType(t);
-    const plan = await this.plan(resourceTypes, params, options);
+    const extra = resourceTypes.length === 1 ? this.hooks.for(resourceTypes[0]).searchCriteria?.(params) : undefined;
+    const plan = await this.plan(resourceTypes, extra?.length ? [...params, ...extra] : params, options);
     if (scope) plan.where = plan.where ? { kind: 'and', conditions: [scope, plan.where] } : scope;
     if (countOnly) { // _summary=count: the total and nothing else (R4 search.html#summary)
       plan.count = 0;
@@ -180,9 +182,32 @@ export class InteractionEngine {
     return { plan, result: await this.store.search(plan) };
   }
 
+  /**
+   * The type's own search when its hooks take this query over (e.g. PDS matching on Patient),
+   * else undefined and the caller runs the generic search.
+   */
+  async typeSearch(resourceType: string, params: [string, string][], reader: Reader = ANONYMOUS_READER): Promise<ScoredSearchResult | undefined> {
+    this.assertType(resourceType);
+    return this.hooks.for(resourceType).search?.(params, reader, this);
+  }
+
+  /** `$match` on a type (R4 defines it for Patient); 404 for types that have no matcher. */
+  async match(resourceType: string, parameters: unknown, reader: Reader = ANONYMOUS_READER): Promise<ScoredSearchResult> {
+    this.assertType(resourceType);
+    const match = this.hooks.for(resourceType).match;
+    if (!match) throw errors.notFound(`$match is not supported on ${resourceType}`);
+    return match(parameters, reader, this);
+  }
+
+  async candidates(resourceType: string, params: [string, string][], limit: number): Promise<{ matches: ResourceVersion[]; more: boolean }> {
+    const { result } = await this.search([resourceType], [...params, ['_total', 'none']], { strict: true, defaultCount: limit + 1, maxCount: limit + 1 });
+    return { matches: result.matches.slice(0, limit), more: result.matches.length > limit || result.nextCursor !== undefined };
+  }
+
   private plan(resourceTypes: string[], params: [string, string][], options: Pick<ParseOptions, 'strict' | 'defaultCount' | 'maxCount' | 'localBase'>): Promise<SearchPlan> {
     return parseSearch(resourceTypes, params, this.registry, {
       ...options,
+      typeCriteria: (type, params) => this.hooks.for(type).searchCriteria?.(params) ?? [],
       expandValueSet: (url) => this.terminology.expand(url),
       subsumption: (system, code, direction) => this.terminology.subsumption(system, code, direction),
     });
@@ -204,10 +229,10 @@ export class InteractionEngine {
   }
 
   /** Parses a stored version for output, through the type's afterRead hook. */
-  render(version: ResourceVersion): Resource {
+  render(version: ResourceVersion, reader: Reader = ANONYMOUS_READER): Resource {
     const resource = JSON.parse(version.json!) as Resource;
     const afterRead = this.hooks.for(version.resourceType).afterRead;
-    return afterRead ? afterRead(resource) : resource;
+    return afterRead ? afterRead(resource, reader) : resource;
   }
 
   /** True when stored JSON may be sent as is (no hook reshapes this type on the way out). */

@@ -1,4 +1,37 @@
-import type { Resource } from 'fhir/r4.js';
+import type { Extension, OperationOutcomeIssue, Resource } from 'fhir/r4.js';
+import type { ResourceVersion } from '../store/port.js';
+import type { PatchBody } from './patch/index.js';
+import type { Preconditions } from './write-session.js';
+
+/**
+ * Who is reading, as far as the information-governance hooks need to know. Until auth/ exists
+ * every request is the anonymous, non-privileged system user of ARCHITECTURE.md's `AUTH=off`.
+ */
+export interface Reader {
+  /** Holds a role that may see restricted (v3-Confidentiality R) patients' location details. */
+  privileged: boolean;
+}
+
+export const ANONYMOUS_READER: Reader = Object.freeze({ privileged: false });
+
+/** The generic search, as a type's own search (e.g. PDS matching) uses it to find candidates. */
+export interface CandidateSearch {
+  /** Current resources matching generic FHIR search parameters, at most `limit`; `more` when others were left out. */
+  candidates(resourceType: string, params: [string, string][], limit: number): Promise<{ matches: ResourceVersion[]; more: boolean }>;
+}
+
+/** What a type's own search or matching answers: scored entries (best first), or an outcome instead of a Bundle. */
+export type ScoredSearchResult =
+  | { kind: 'outcome'; issues: OperationOutcomeIssue[] }
+  | { kind: 'scored'; entries: ScoredEntry[] };
+
+export interface ScoredEntry {
+  resource: Resource;
+  /** 0..1, carried in Bundle.entry.search.score. */
+  score: number;
+  /** Extensions of Bundle.entry.search (e.g. match-grade for $match). */
+  extension?: Extension[];
+}
 
 /**
  * Extension points through which the Spine mappings (resources/patient, resources/organization, …)
@@ -6,14 +39,44 @@ import type { Resource } from 'fhir/r4.js';
  * Every hook may throw a FhirError to refuse the request.
  */
 export interface ResourceHooks {
+  /** What this type does beyond generic FHIR, for the CapabilityStatement. */
+  documentation?: string;
   /** Checks a client-chosen or URL id beyond the generic FHIR id syntax (e.g. an NHS number). */
   validateId?(id: string): void;
-  /** Chooses the id for a create (e.g. allocate the next NHS number); default is a random UUID. */
-  assignId?(resource: Resource): Promise<string> | string;
+  /**
+   * Chooses the id for a create (e.g. allocates an NHS number); default is a random UUID.
+   * `isTaken` tells whether an id was ever used (deleted ones included) or is already promised to
+   * another create of the same transaction.
+   */
+  assignId?(resource: Resource, isTaken: (id: string) => Promise<boolean>): Promise<string> | string;
   /** Business rules for a resource about to be written, after structural validation. */
   validate?(resource: Resource): Promise<void> | void;
   /** Shapes a resource on its way out (e.g. redaction of restricted patients). */
-  afterRead?(resource: Resource): Resource;
+  afterRead?(resource: Resource, reader: Reader): Resource;
+  /**
+   * Decides what a read of the current version answers: the version itself, another one (a
+   * merged record answers with its survivor, loaded with `load`), or a FhirError (invalidated).
+   */
+  resolveRead?(version: ResourceVersion, load: (id: string) => Promise<ResourceVersion | undefined>): Promise<ResourceVersion>;
+  /**
+   * Search parameters ANDed into every search of this type, given the client's own (e.g. records
+   * that must never be found, or that must not be found by location).
+   */
+  searchCriteria?(params: [string, string][]): [string, string][];
+  /**
+   * Takes over a type-level search whose parameters it recognises (the PDS demographic search);
+   * undefined leaves the search to the generic engine.
+   */
+  search?(params: [string, string][], reader: Reader, engine: CandidateSearch): Promise<ScoredSearchResult | undefined>;
+  /** The type's `$match` operation (R4 patient-operation-match): the body is a Parameters resource. */
+  match?(parameters: unknown, reader: Reader, engine: CandidateSearch): Promise<ScoredSearchResult>;
+  /** PATCH rules of this type (e.g. the PDS form), around the generic patch of write-session. */
+  patch?: {
+    /** Checks the request against the current resource and returns the body to apply. */
+    prepare(body: PatchBody, current: Resource, pre: Preconditions): PatchBody;
+    /** Checks and completes the patched resource (e.g. ids for new list items). */
+    finish?(patched: Resource, current: Resource): Resource;
+  };
   /**
    * Told after a write of this type has committed (resource undefined for a delete), e.g. to
    * register a SearchParameter so that the next write is indexed with it.

@@ -45,13 +45,19 @@ export interface WriteContext {
  */
 export class WriteSession {
   readonly changes: { version: ResourceVersion; resource?: Resource }[] = [];
+  /** Ids handed out by newId in this session, by type: a second create must not get the same one. */
+  private readonly assigned = new Set<string>();
 
   constructor(private readonly tx: StoreTx, private readonly ctx: WriteContext) {}
 
   /** The id a create will get: the type's hook (e.g. the next NHS number) or a random UUID. */
   async newId(resourceType: string, resource: Resource): Promise<string> {
     const assign = this.ctx.hooks.for(resourceType).assignId;
-    return assign ? assign(resource) : randomUUID();
+    if (!assign) return randomUUID();
+    const isTaken = async (id: string) => this.assigned.has(`${resourceType}/${id}`) || (await this.tx.read(resourceType, id)) !== undefined;
+    const id = await assign(resource, isTaken);
+    this.assigned.add(`${resourceType}/${id}`);
+    return id;
   }
 
   /** True when Type/id has a current (not deleted) version. */
@@ -87,7 +93,8 @@ export class WriteSession {
       }
     }
     const id = options.id ?? await this.newId(resourceType, resource);
-    await this.ctx.hooks.for(resourceType).validate?.(resource);
+    if (options.id !== undefined) this.checkId(resourceType, id);
+    await this.ctx.hooks.for(resourceType).validate?.({ ...resource, id } as Resource); // the id it will be written under
     if (await this.tx.read(resourceType, id)) throw errors.conflict(`${resourceType}/${id} already exists`);
     return this.write(resource, resourceType, id, undefined, 'POST');
   }
@@ -96,6 +103,7 @@ export class WriteSession {
     const resource = checkBody(resourceType, body);
     if (resource.id === undefined) throw errors.badRequest('The resource must carry an id equal to the id in the URL', [`${resourceType}.id`]);
     if (resource.id !== id) throw errors.badRequest(`The resource id '${resource.id}' does not match the URL id '${id}'`, [`${resourceType}.id`]);
+    this.checkId(resourceType, id);
     await this.ctx.hooks.for(resourceType).validate?.(resource);
     const current = await this.tx.read(resourceType, id);
     checkIfMatch(current, pre, `${resourceType}/${id}`);
@@ -128,11 +136,15 @@ export class WriteSession {
     const current = await this.tx.read(resourceType, id);
     if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
     if (current.deleted) throw errors.gone(`${resourceType}/${id} was deleted`);
+    const before = JSON.parse(current.json!) as Resource;
+    const rules = this.ctx.hooks.for(resourceType).patch;
+    const body = rules ? rules.prepare(patch, before, pre) : patch;
     checkIfMatch(current, pre, `${resourceType}/${id}`);
-    const patched = applyPatch(JSON.parse(current.json!) as Resource, patch);
+    let patched = applyPatch(before, body);
     if (patched.resourceType !== resourceType || patched.id !== id) {
       throw errors.unprocessable('A patch may not change the resource type or id');
     }
+    if (rules?.finish) patched = rules.finish(patched, before);
     const resource = checkBody(resourceType, patched);
     await this.ctx.hooks.for(resourceType).validate?.(resource);
     return this.write(resource, resourceType, id, current, 'PATCH');
@@ -175,6 +187,15 @@ export class WriteSession {
       if (t) tombstones.push(t);
     }
     return tombstones;
+  }
+
+  /**
+   * The id syntax and the type's own id rule (an NHS number, an ODS code), for every write path:
+   * the engine checks URL ids, but transaction entries and conditional creates carry theirs in the body.
+   */
+  private checkId(resourceType: string, id: string): void {
+    if (!ID_PATTERN.test(id)) throw errors.badRequest(`'${id}' is not a valid FHIR id`, [`${resourceType}.id`]);
+    this.ctx.hooks.for(resourceType).validateId?.(id);
   }
 
   /** lastUpdated for a new version: now, but never earlier than the version it replaces. */

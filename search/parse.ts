@@ -33,6 +33,12 @@ export interface ParseOptions {
   now?: () => number;
   /** This server's FHIR base URL: references written with it are local ones. */
   localBase?: string;
+  /**
+   * Criteria a resource type adds to every search that reaches it, given the parameters used on
+   * it (e.g. restricted patients are not found by location). Applied here to the types a chain
+   * reaches; the engine applies it to the searched type itself.
+   */
+  typeCriteria?: (resourceType: string, params: [string, string][]) => [string, string][];
 }
 
 /** Shape the response; the server applies them, so they are known here but yield nothing. */
@@ -236,9 +242,23 @@ class QueryParser implements Reporter {
     const chains: Condition[] = [];
     for (const targetTypes of groups.values()) {
       const condition = await this.param(targetTypes, rest, value, full);
-      if (condition) chains.push({ kind: 'chain', param: def.code, targetTypes, condition });
+      if (condition) chains.push({ kind: 'chain', param: def.code, targetTypes, condition: allOf([condition, ...await this.typeCriteria(targetTypes, rest, value, full)]) });
     }
     return chains.length ? anyOf(chains) : undefined;
+  }
+
+  /** The conditions the chained-to types add for `rest=value` (see ParseOptions.typeCriteria), each once. */
+  private async typeCriteria(targetTypes: string[], rest: string, value: string, full: string): Promise<Condition[]> {
+    const extra = new Map<string, [string, string]>();
+    for (const t of targetTypes) {
+      for (const pair of this.options.typeCriteria?.(t, [[rest, value]]) ?? []) extra.set(pair.join('='), pair);
+    }
+    const conditions: Condition[] = [];
+    for (const [name, v] of extra.values()) {
+      const condition = await this.param(targetTypes, name, v, full);
+      if (condition) conditions.push(condition);
+    }
+    return conditions;
   }
 
   /** `:missing=true|false`. A reference is present through its reference or its identifier. */

@@ -26,6 +26,19 @@ const VALIDATE: CapabilityStatementRestResourceOperation = {
   documentation: 'Validates against the base R4 definition (structure, cardinality of top-level elements, value formats) and the server\'s business rules, without writing.',
 };
 
+const MATCH: CapabilityStatementRestResourceOperation = {
+  name: 'match',
+  definition: 'http://hl7.org/fhir/OperationDefinition/Patient-match',
+  documentation: 'Scored candidates for the demographics of a Patient (a PDS trace), each with a match-grade extension.',
+};
+
+/** What a resource type adds to the generic interactions (from its hooks in resources/). */
+export interface TypeFeatures {
+  match: boolean;
+  /** Documentation of the type's own behaviour (e.g. the PDS search). */
+  documentation?: string;
+}
+
 function searchParams(registry: SearchParameterRegistry, type: string): CapabilityStatementRestResourceSearchParam[] {
   return registry.forType(type)
     .filter((d) => SEARCHABLE.has(d.type) && d.expression !== undefined)
@@ -36,8 +49,10 @@ export const SOFTWARE = { name: 'vertebra', version: '0.1.0' };
 
 export function capabilityStatement(
   baseUrl: string, startedAt: string, registry: SearchParameterRegistry, conditionalDeleteMultiple: boolean,
+  features: (type: string) => TypeFeatures = () => ({ match: false }),
 ): CapabilityStatement {
   const resource: CapabilityStatementRestResource[] = [...resourceTypes().keys()].sort().map((type) => ({
+    ...(features(type).documentation ? { documentation: features(type).documentation } : {}),
     type: type as CapabilityStatementRestResource['type'],
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
     interaction: TYPE_INTERACTIONS.map((code) => ({ code })),
@@ -51,7 +66,7 @@ export function capabilityStatement(
     searchInclude: ['*'],
     searchRevInclude: ['*'],
     searchParam: searchParams(registry, type),
-    operation: [VALIDATE, REINDEX],
+    operation: features(type).match ? [VALIDATE, REINDEX, MATCH] : [VALIDATE, REINDEX],
   }));
   return {
     resourceType: 'CapabilityStatement',

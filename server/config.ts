@@ -27,6 +27,14 @@ export interface Config {
    * (the default) several matches are a 412, as R4 allows.
    */
   conditionalDeleteMultiple: boolean;
+  /**
+   * PDS=on (default): Patient follows the PDS rules (id = NHS number, allocation on create, the
+   * PDS demographic search, PDS PATCH). PDS=off: Patient is a plain FHIR resource, for generic
+   * conformance suites whose fixtures use arbitrary ids. Restricted-patient rules apply in both.
+   */
+  pds: boolean;
+  /** NHS_NUMBER_RANGE: the NHS numbers POST /Patient allocates from, inclusive (default the 999 test range). */
+  nhsNumberRange: { from: string; to: string };
 }
 
 function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -45,6 +53,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return n;
 }
 
+function numberRange(env: NodeJS.ProcessEnv, name: string, fallback: string): { from: string; to: string } {
+  const raw = env[name] || fallback;
+  const m = /^(\d{10})-(\d{10})$/.exec(raw);
+  if (!m || m[1] > m[2]) throw new Error(`${name} must be two ten-digit numbers, low-high (got '${raw}')`);
+  return { from: m[1], to: m[2] };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const synchronous = (env.SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new Error(`SQLITE_SYNCHRONOUS must be FULL or NORMAL (got '${synchronous}')`);
@@ -61,6 +76,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     conditionalDeleteMultiple: flag(env, 'CONDITIONAL_DELETE_MULTIPLE', false),
     mongodbMaxPoolSize: integer(env, 'MONGODB_MAX_POOL_SIZE', 50, 1),
     mongodbTimeoutMs: integer(env, 'MONGODB_TIMEOUT_MS', 10_000, 100),
+    pds: flag(env, 'PDS', true),
+    nhsNumberRange: numberRange(env, 'NHS_NUMBER_RANGE', '9990000000-9999999999'),
   };
   if (env.BASE_URL) config.baseUrl = env.BASE_URL.replace(/\/+$/, '');
   if (env.MONGODB_URI) config.mongodbUri = env.MONGODB_URI;

@@ -10,7 +10,7 @@ import { historyBundle, historyQuery } from './history.js';
 import { etag, ifMatch, notModified, returnPreference } from './preconditions.js';
 import { jsonBody, sendFhir } from './representation.js';
 import { compartmentCondition } from '../search/parse.js';
-import { runSearch } from './search.js';
+import { runSearch, scoredSearchText } from './search.js';
 import { reindexHandler } from './reindex.js';
 import { bundleHandler } from './bundle-route.js';
 import { validateHandler } from './validate.js';
@@ -87,7 +87,10 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
   const router = Router();
 
   router.route('/metadata')
-    .get((req, res) => sendFhir(req, res, 200, capabilityStatement(baseUrl(req, config), startedAt, engine.registry, config.conditionalDeleteMultiple)))
+    .get((req, res) => sendFhir(req, res, 200, capabilityStatement(baseUrl(req, config), startedAt, engine.registry, config.conditionalDeleteMultiple, (type) => ({
+      match: engine.hooks.for(type).match !== undefined,
+      documentation: engine.hooks.for(type).documentation,
+    }))))
     .all(methodNotAllowed(['GET']));
 
   // Search (R4 search.html): system level, type level, compartment; GET and POST _search.
@@ -103,6 +106,12 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
   router.route('/$reindex').post(reindexHandler(engine, undefined)).all(methodNotAllowed(['POST']));
   router.route('/:type/_search').post(typeSearch(true)).all(methodNotAllowed(['POST']));
   router.route('/:type/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
+  router.route('/:type/$match')
+    .post(async (req, res) => {
+      const { type } = req.params as { type: string };
+      sendFhir(req, res, 200, scoredSearchText(await engine.match(type, jsonBody(req)), baseUrl(req, config), `${type}/$match`, []));
+    })
+    .all(methodNotAllowed(['POST']));
   router.route('/:type/:id/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
   router.route('/:type/$reindex').post((req, res) => reindexHandler(engine, (req.params as { type: string }).type)(req, res))
     .all(methodNotAllowed(['POST']));

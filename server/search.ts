@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { resourceTypes } from '../fhir/definitions.js';
 import { errors, operationOutcome } from '../fhir/errors.js';
 import type { InteractionEngine } from '../resources/engine.js';
+import type { ScoredSearchResult } from '../resources/hooks.js';
 import { isSubsetting, parseSubsetting, subset, type Subsetting } from '../resources/subsetting.js';
 import type { Condition, SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../store/port.js';
@@ -60,6 +61,11 @@ export interface SearchScope {
 export async function searchBundleText(
   req: Request, engine: InteractionEngine, config: Config, base: string, scope: SearchScope, pairs: [string, string][],
 ): Promise<string> {
+  const [onlyType] = scope.resourceTypes ?? [];
+  if (scope.resourceTypes?.length === 1 && scope.where === undefined) {
+    const own = await engine.typeSearch(onlyType, pairs); // e.g. the PDS demographic search on Patient
+    if (own) return scoredSearchText(own, base, scope.path, pairs);
+  }
   const subsetting = subsettingOf(pairs);
   const countOnly = subsetting.summary === 'count';
   const { plan, result } = await engine.search(scope.resourceTypes ?? systemTypes(pairs), pairs, {
@@ -73,6 +79,27 @@ export async function runSearch(
 ): Promise<void> {
   const pairs = searchParams(req, fromBody);
   sendFhir(req, res, 200, await searchBundleText(req, engine, config, base, scope, pairs));
+}
+
+/**
+ * A type's own search or $match result: a searchset whose entries carry search.score (and any
+ * search extensions such as match-grade), or the OperationOutcome it answered instead (HTTP 200,
+ * as PDS answers TOO_MANY_MATCHES).
+ */
+export function scoredSearchText(result: ScoredSearchResult, base: string, path: string, pairs: [string, string][]): string {
+  if (result.kind === 'outcome') return JSON.stringify(operationOutcome(result.issues));
+  return JSON.stringify({
+    resourceType: 'Bundle',
+    type: 'searchset',
+    timestamp: new Date().toISOString(),
+    total: result.entries.length,
+    link: [{ relation: 'self', url: link(base, path, pairs) }],
+    entry: result.entries.map(({ resource, score, extension }) => ({
+      fullUrl: `${base}/${resource.resourceType}/${resource.id}`,
+      resource,
+      search: { ...(extension ? { extension } : {}), mode: 'match', score },
+    })),
+  });
 }
 
 function link(base: string, path: string, pairs: [string, string][], cursor?: string): string {

@@ -10,6 +10,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/port.js';
 import { HookRegistry } from '../resources/hooks.js';
 import { searchParameterHooks } from '../resources/search-parameter.js';
+import { registerSpine } from '../resources/spine.js';
 import { allOfTypePlan } from '../search/canonical.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
@@ -25,25 +26,22 @@ export interface RunningServer {
 /** Opens the store the configuration names, builds the engine and app, and listens. Used by main.ts and the HTTP tests. */
 export async function startServer(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   warmSchemaValidator();
-  const store: Store = config.mongodbUri // MONGODB_URI: MongoDB (store/mongo, loaded only then); else the embedded SQLite
+  return serveStore(config, logger, await openStore(config));
+}
+
+/** Opens the store the configuration names (also used by the command-line tools, e.g. import-ods). */
+export async function openStore(config: Config): Promise<Store> {
+  return config.mongodbUri // MONGODB_URI: MongoDB (store/mongo, loaded only then); else the embedded SQLite
     ? await (await import('../store/mongo/mongo-store.js')).MongoStore.open(config.mongodbUri, {
       clientOptions: { maxPoolSize: config.mongodbMaxPoolSize, serverSelectionTimeoutMS: config.mongodbTimeoutMs },
     })
     : new SqliteStore({ file: join(config.dataDir, 'vertebra.sqlite'), synchronous: config.sqliteSynchronous });
-  return serveStore(config, logger, store);
 }
 
 /** Builds the engine and app over an open store and listens; closing the server closes the store. */
 export async function serveStore(config: Config, logger: Logger, store: Store): Promise<RunningServer> {
   warmSchemaValidator();
-  const registry = new SearchParameterRegistry();
-  const extractor = new IndexExtractor(registry, {
-    onError: (error, where) => logger.warn({ err: error, ...where }, 'search parameter skipped during indexing'),
-  });
-  const hooks = new HookRegistry();
-  hooks.register('SearchParameter', searchParameterHooks(registry));
-  const engine = new InteractionEngine({ store, registry, extractor, hooks });
-  await loadStoredSearchParameters(store, hooks);
+  const engine = await buildEngine(store, logger, config);
   const app = createApp({ config, engine, logger });
   const http: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, (err?: Error) => (err ? reject(err) : resolve(s)));
@@ -61,6 +59,23 @@ export async function serveStore(config: Config, logger: Logger, store: Store): 
       await store.close();
     },
   };
+}
+
+/**
+ * The engine over an open store, wired as `npm start` wires it: the R4 search parameters, the Spine
+ * mappings' hooks and parameters, and the custom SearchParameters stored by earlier runs.
+ */
+export async function buildEngine(store: Store, logger: Logger, config: Config): Promise<InteractionEngine> {
+  const registry = new SearchParameterRegistry();
+  const extractor = new IndexExtractor(registry, {
+    onError: (error, where) => logger.warn({ err: error, ...where }, 'search parameter skipped during indexing'),
+  });
+  const hooks = new HookRegistry();
+  hooks.register('SearchParameter', searchParameterHooks(registry));
+  registerSpine(hooks, { registry, pds: config.pds, nhsNumberRange: config.nhsNumberRange });
+  const engine = new InteractionEngine({ store, registry, extractor, hooks });
+  await loadStoredSearchParameters(store, hooks);
+  return engine;
 }
 
 /** Custom SearchParameters stored by earlier runs are in force again before the first request. */

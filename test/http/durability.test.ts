@@ -5,15 +5,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fhirFetch, samplePatient, TEST_STORE } from '../support/server.js';
+import { NHS_NUMBER_SYSTEM } from '../../resources/patient/nhs-number.js';
 
 const MAIN = fileURLToPath(new URL('../../server/main.js', import.meta.url));
 
 interface Child { process: ChildProcess; base: string }
 
+/** Every server started, so that a failing test cannot leave one running (mocha would never exit). */
+const children: ChildProcess[] = [];
+
 /** Starts `node dist/server/main.js` as users do and waits for its "listening" log line. */
 function startChild(dataDir: string): Promise<Child> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN], { env: { ...process.env, PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
     let out = '';
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -50,19 +55,22 @@ describe('Durability: acknowledged writes survive kill -9', function () {
     }
     dataDir = mkdtempSync(join(tmpdir(), 'vertebra-kill9-'));
   });
-  after(() => { if (dataDir) rmSync(dataDir, { recursive: true, force: true }); });
+  after(() => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('every acknowledged create and update is readable, at the acknowledged version, after a restart', async () => {
     const first = await startChild(dataDir);
     const n = 60;
     // Concurrent creates, then an update of every third one: versions 1 and 2 must both survive.
     const created = await Promise.all(Array.from({ length: n }, (_, i) =>
-      fhirFetch(first.base, '/Patient', { method: 'POST', body: samplePatient({ name: [{ family: `Durable${i}` }] }) })));
+      fhirFetch(first.base, '/Patient', { method: 'POST', body: samplePatient({ identifier: undefined, name: [{ family: `Durable${i}` }] }) })));
     expect(created.map((r) => r.status)).to.deep.equal(Array(n).fill(201));
     const acknowledged = new Map<string, { version: string; family: string }>();
     for (const [i, r] of created.entries()) acknowledged.set(r.json.id, { version: '1', family: `Durable${i}` });
     const updates = await Promise.all(created.filter((_, i) => i % 3 === 0).map((r) =>
-      fhirFetch(first.base, `/Patient/${r.json.id}`, { method: 'PUT', body: samplePatient({ id: r.json.id, name: [{ family: 'Updated' }] }) })));
+      fhirFetch(first.base, `/Patient/${r.json.id}`, { method: 'PUT', body: samplePatient({ id: r.json.id, identifier: [{ system: NHS_NUMBER_SYSTEM, value: r.json.id }], name: [{ family: 'Updated' }] }) })));
     for (const u of updates) {
       expect(u.status).to.equal(200);
       acknowledged.set(u.json.id, { version: u.json.meta.versionId, family: 'Updated' });

@@ -47,10 +47,15 @@ async function openTestStore(dataDir: string): Promise<Store> {
   return store;
 }
 
-/** A real server on a random port with a real SQLite file in a fresh temp dir (or see TEST_STORE). */
+/**
+ * A real server on a random port with a real SQLite file in a fresh temp dir (or see TEST_STORE).
+ * The generic FHIR suites run with PDS=off, because their Patient fixtures have readable ids
+ * ('pat-smith') where PDS demands NHS numbers; the PDS suites pass `{ pds: true }`, the default
+ * of a real deployment.
+ */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vertebra-test-'));
-  const config = defaultConfig({ port: 0, dataDir, logLevel: 'silent', ...overrides });
+  const config = defaultConfig({ port: 0, dataDir, logLevel: 'silent', pds: false, ...overrides });
   const logger = pino({ level: 'silent' });
   const server = TEST_STORE === 'mongo-fake'
     ? await serveStore(config, logger, await openTestStore(config.dataDir))

@@ -1,0 +1,16 @@
+import type { SearchParameterRegistry } from '../search/registry.js';
+import type { HookRegistry } from './hooks.js';
+import { patientHooks, type PatientOptions } from './patient/index.js';
+
+/**
+ * Registers the Spine mappings (resources/patient = PDS, resources/organization = ODS,
+ * resources/practitioner = SDS) with the engine: their hooks, and the search parameters of their
+ * own that the R4 definitions lack. Called once at start-up by server/ and by the command-line tools.
+ */
+export interface SpineOptions extends PatientOptions {
+  registry: SearchParameterRegistry;
+}
+
+export function registerSpine(hooks: HookRegistry, options: SpineOptions): void {
+  hooks.register('Patient', patientHooks(options));
+}

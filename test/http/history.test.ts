@@ -14,7 +14,7 @@ describe('HTTP: history (instance, type, system) with _count, _since, _at and pa
       stamps.push(res.json.meta.lastUpdated);
       await sleep(1100);
     }
-    await server.fhir('/Organization/o1', { method: 'PUT', body: { resourceType: 'Organization', id: 'o1', name: 'Practice' } });
+    await server.fhir('/Organization/ORG01', { method: 'PUT', body: { resourceType: 'Organization', id: 'ORG01', name: 'Practice' } });
     await server.fhir('/Patient/h2', { method: 'PUT', body: samplePatient({ id: 'h2' }) });
     await server.fhir('/Patient/h2', { method: 'DELETE' });
   });
@@ -43,7 +43,7 @@ describe('HTTP: history (instance, type, system) with _count, _since, _at and pa
   it('system history covers every type', async () => {
     const { json } = await server.fhir('/_history');
     expect(json.total).to.equal(6);
-    expect(json.entry.map((e: any) => e.fullUrl.split('/fhir/')[1])).to.include('Organization/o1');
+    expect(json.entry.map((e: any) => e.fullUrl.split('/fhir/')[1])).to.include('Organization/ORG01');
   });
 
   it('_count pages with next links that neither repeat nor skip, even when writes happen between pages', async () => {
@@ -52,7 +52,7 @@ describe('HTTP: history (instance, type, system) with _count, _since, _at and pa
     const next = first.json.link.find((l: any) => l.relation === 'next');
     expect(next.url).to.match(/_count=2/).and.to.match(/_cursor=/);
     // A write between pages must not shift the next page.
-    await server.fhir('/Organization/o2', { method: 'PUT', body: { resourceType: 'Organization', id: 'o2', name: 'Later' } });
+    await server.fhir('/Organization/ORG02', { method: 'PUT', body: { resourceType: 'Organization', id: 'ORG02', name: 'Later' } });
     const seen = first.json.entry.map((e: any) => `${e.fullUrl}|${e.response.etag}`);
     let url: string | undefined = next.url;
     while (url) {
@@ -62,7 +62,7 @@ describe('HTTP: history (instance, type, system) with _count, _since, _at and pa
     }
     expect(seen).to.have.length(6);
     expect(new Set(seen).size).to.equal(6);
-    await server.fhir('/Organization/o2', { method: 'DELETE' });
+    await server.fhir('/Organization/ORG02', { method: 'DELETE' });
   });
 
   it('_count=0 returns the total only; an invalid _count is 400', async () => {

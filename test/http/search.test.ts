@@ -15,7 +15,7 @@ describe('HTTP: search interactions', () => {
       const res = await server.fhir(`/Patient/${id}`, { method: 'PUT', body: samplePatient({ id, name: [{ family }], gender }) });
       expect(res.status).to.equal(201);
     }
-    await server.fhir('/Organization/o1', { method: 'PUT', body: { resourceType: 'Organization', id: 'o1', name: 'Able Surgery' } });
+    await server.fhir('/Organization/ORG01', { method: 'PUT', body: { resourceType: 'Organization', id: 'ORG01', name: 'Able Surgery' } });
     await server.fhir('/Observation/ob1', {
       method: 'PUT',
       body: { resourceType: 'Observation', id: 'ob1', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p1' } },
@@ -74,12 +74,12 @@ describe('HTTP: search interactions', () => {
   });
 
   it('system search over _type, and POST /_search', async () => {
-    const { json } = await server.fhir('/?_type=Patient,Organization&_id=p2,o1');
-    expect(ids(json).sort()).to.deep.equal(['Organization/o1', 'Patient/p2']);
+    const { json } = await server.fhir('/?_type=Patient,Organization&_id=p2,ORG01');
+    expect(ids(json).sort()).to.deep.equal(['Organization/ORG01', 'Patient/p2']);
     const post = await server.fhir('/_search', {
       method: 'POST', body: '_type=Organization&name=able', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     });
-    expect(ids(post.json)).to.deep.equal(['Organization/o1']);
+    expect(ids(post.json)).to.deep.equal(['Organization/ORG01']);
   });
 
   it('compartment search: /Patient/{id}/Observation', async () => {

@@ -41,7 +41,11 @@ export interface SearchCase {
 const ids = (type: string, prefix: string) => (...names: string[]) => names.map((n) => `${type}/${prefix}${n}`);
 const pat = ids('Patient', 'pat-');
 const obs = ids('Observation', 'obs-');
-const org = ids('Organization', 'org-');
+// Organization ids are ODS codes (resources/organization); the cases name them as before.
+const ODS_CODES: Record<string, string> = {
+  nhse: 'Y99', icb: 'Q99', 'practice-a': 'A99901', 'practice-b': 'B99902', 'practice-c': 'C99903', hospital: 'R99', closed: 'D99904',
+};
+const org = (...names: string[]) => names.map((n) => `Organization/${ODS_CODES[n] ?? n}`);
 const prac = ids('Practitioner', 'prac-');
 const role = ids('PractitionerRole', 'role-');
 const enc = ids('Encounter', 'enc-');
@@ -218,11 +222,11 @@ const referenceCases: SearchCase[] = [
   { name: 'reference :missing=true', query: 'Observation?patient=pat-smith&encounter:missing=true', expect: obs('smith-note', 'smith-smoking') },
   { name: 'reference :missing=true (a logical reference is a value)', query: 'Observation?subject:missing=true', expect: obs('qc-glucose') },
   { name: 'reference: bare id across target types', query: 'Patient?general-practitioner=prac-jones', expect: pat('smith', 'patel') },
-  { name: 'reference :[type] Organization', query: 'Patient?general-practitioner:Organization=org-practice-b', expect: pat('smythe') },
+  { name: 'reference :[type] Organization', query: 'Patient?general-practitioner:Organization=B99902', expect: pat('smythe') },
   { name: 'reference: PractitionerRole target', query: 'Patient?general-practitioner=PractitionerRole/role-jones-a', expect: pat('smithers') },
   { name: 'reference :missing=true on Patient', query: 'Patient?general-practitioner:missing=true', expect: pat('mueller', 'nguyen', 'taylor', 'evans') },
-  { name: 'reference: managing organization', query: 'Patient?organization=org-practice-a', expect: pat('smith', 'smithers', 'patel') },
-  { name: 'reference: partof', query: 'Organization?partof=Organization/org-icb', expect: org('practice-a', 'practice-b', 'practice-c') },
+  { name: 'reference: managing organization', query: 'Patient?organization=A99901', expect: pat('smith', 'smithers', 'patel') },
+  { name: 'reference: partof', query: 'Organization?partof=Organization/Q99', expect: org('practice-a', 'practice-b', 'practice-c') },
   { name: 'reference :missing=true on partof', query: 'Organization?partof:missing=true', expect: org('nhse', 'closed') },
   { name: 'reference :missing=false', query: 'Organization?partof:missing=false', expect: org('icb', 'practice-a', 'practice-b', 'practice-c', 'hospital') },
   { name: 'reference: requester Practitioner', query: 'MedicationRequest?requester=Practitioner/prac-okafor', expect: mr('khan-bisoprolol') },
@@ -258,7 +262,7 @@ const reverseChainCases: SearchCase[] = [
   { name: '_has: OR of values', query: 'Patient?_has:Observation:patient:code=72166-2,85354-9', expect: pat('smith', 'khan', 'adeyemi', 'patel') },
   { name: '_has: AND of two', query: 'Patient?_has:Observation:patient:code=72166-2&_has:Observation:patient:code=85354-9', expect: pat('smith', 'khan') },
   { name: '_has: nested', query: 'Organization?_has:Patient:organization:_has:Observation:patient:code=72166-2', expect: org('practice-a', 'practice-b') },
-  { name: '_has: PractitionerRole', query: 'Practitioner?_has:PractitionerRole:practitioner:organization=org-practice-b', expect: prac('okafor') },
+  { name: '_has: PractitionerRole', query: 'Practitioner?_has:PractitionerRole:practitioner:organization=B99902', expect: prac('okafor') },
   { name: '_has with :below', query: `Patient?_has:Condition:subject:code:below=${CONDITION_CODES}|resp`, expect: pat('adeyemi', 'muller') },
   { name: '_has with :in', query: `Patient?_has:Observation:patient:value-concept:in=${TOBACCO_USERS_VS}`, expect: pat('smith', 'khan') },
   { name: '_has AND a plain parameter', query: 'Patient?_has:MedicationRequest:subject:status=active&gender=female', expect: pat('patel') },
@@ -427,7 +431,7 @@ const includeCases: SearchCase[] = [
     expect: org('practice-a', 'icb'), include: org('nhse'),
   },
   { name: '_revinclude', query: 'Patient?_id=pat-patel&_revinclude=Observation:subject', expect: pat('patel'), include: PATEL_OBS },
-  { name: '_revinclude on partof', query: 'Organization?_id=org-icb&_revinclude=Organization:partof', expect: org('icb'), include: org('practice-a', 'practice-b', 'practice-c') },
+  { name: '_revinclude on partof', query: 'Organization?_id=Q99&_revinclude=Organization:partof', expect: org('icb'), include: org('practice-a', 'practice-b', 'practice-c') },
   {
     name: '_revinclude:iterate',
     query: 'Patient?_id=pat-smith&_revinclude=Encounter:subject&_revinclude:iterate=Observation:encounter',
@@ -458,7 +462,7 @@ const sortCases: SearchCase[] = [
     ordered: true, expect: obs('smith-bp', 'smith-height', 'smith-weight', 'smith-hr'),
   },
   { name: '_sort by quantity', query: 'Observation?code=http://loinc.org|29463-7&_sort=value-quantity', ordered: true, expect: obs('smithers-weight', 'smith-weight', 'khan-weight') },
-  { name: '_sort by _id descending', query: 'Organization?partof=org-icb&_sort=-_id', ordered: true, expect: org('practice-c', 'practice-b', 'practice-a') },
+  { name: '_sort by _id descending', query: 'Organization?partof=Q99&_sort=-_id', ordered: true, expect: org('practice-c', 'practice-b', 'practice-a') },
   { name: '_sort by number descending', query: 'RiskAssessment?_sort=-probability', ordered: true, expect: risk('adeyemi', 'muller', 'khan', 'patel', 'obrien', 'smith') },
 ];
 
@@ -475,9 +479,9 @@ const resultCases: SearchCase[] = [
     query: 'Patient?_id=pat-adeyemi&_elements=birthDate,gender',
     expect: pat('adeyemi'), present: ['resourceType', 'id', 'birthDate', 'gender'], absent: ['name', 'telecom', 'address'],
   },
-  { name: 'system search: _type and _id', query: '?_type=Patient,Practitioner&_id=pat-adeyemi,prac-jones,org-icb', expect: [...pat('adeyemi'), ...prac('jones')] },
+  { name: 'system search: _type and _id', query: '?_type=Patient,Practitioner&_id=pat-adeyemi,prac-jones,Q99', expect: [...pat('adeyemi'), ...prac('jones')] },
   { name: 'system search: a parameter common to the types', query: '?_type=Patient,Practitioner&name=smith', expect: [...pat('smith', 'smithers'), ...prac('smithson')] },
-  { name: 'system search: _id over every type', query: '?_id=pat-adeyemi,org-icb', expect: [...pat('adeyemi'), ...org('icb')] },
+  { name: 'system search: _id over every type', query: '?_id=pat-adeyemi,Q99', expect: [...pat('adeyemi'), ...org('icb')] },
   { name: 'compartment search with a parameter', query: 'Patient/pat-smith/Observation?code=http://loinc.org|8867-4', expect: obs('smith-hr') },
   { name: 'compartment search with a category', query: 'Patient/pat-smith/Observation?category=vital-signs', expect: obs('smith-hr', 'smith-weight', 'smith-height', 'smith-bp') },
   { name: 'compartment search without parameters', query: 'Patient/pat-khan/Observation', expect: KHAN_OBS },

@@ -174,38 +174,38 @@ const valueSets: ValueSet[] = [
 
 const organizations: Organization[] = [
   {
-    resourceType: 'Organization', id: 'org-nhse', identifier: ods('Y99'), active: true,
+    resourceType: 'Organization', id: 'Y99', identifier: ods('Y99'), active: true,
     type: [concept(ORGANIZATION_TYPE, 'govt', 'Government')], name: 'NHS Test Region',
   },
   {
-    resourceType: 'Organization', id: 'org-icb', identifier: ods('Q99'), active: true,
-    type: [concept(ORGANIZATION_TYPE, 'pay', 'Payer')], name: 'Riverside Integrated Care Board', partOf: ref('Organization/org-nhse'),
+    resourceType: 'Organization', id: 'Q99', identifier: ods('Q99'), active: true,
+    type: [concept(ORGANIZATION_TYPE, 'pay', 'Payer')], name: 'Riverside Integrated Care Board', partOf: ref('Organization/Y99'),
   },
   {
-    resourceType: 'Organization', id: 'org-practice-a', identifier: ods('A99901'), active: true,
+    resourceType: 'Organization', id: 'A99901', identifier: ods('A99901'), active: true,
     type: [concept(ORGANIZATION_TYPE, 'prov', 'Healthcare Provider')], name: 'Meadow Lane Surgery',
     address: [{ line: ['1 Meadow Lane'], city: 'Leeds', postalCode: 'LS2 7AA', country: 'GB' }],
-    partOf: ref('Organization/org-icb'),
+    partOf: ref('Organization/Q99'),
   },
   {
-    resourceType: 'Organization', id: 'org-practice-b', identifier: ods('B99902'), active: true,
+    resourceType: 'Organization', id: 'B99902', identifier: ods('B99902'), active: true,
     type: [concept(ORGANIZATION_TYPE, 'prov', 'Healthcare Provider')], name: 'Hilltop Medical Centre',
     address: [{ line: ['2 Hill Road'], city: 'Bradford', postalCode: 'BD1 2AA', country: 'GB' }],
-    partOf: ref('Organization/org-icb'),
+    partOf: ref('Organization/Q99'),
   },
   {
     // The comma in the name is for the escaped-comma case (name=brook\,%20fields).
-    resourceType: 'Organization', id: 'org-practice-c', identifier: ods('C99903'), active: true,
+    resourceType: 'Organization', id: 'C99903', identifier: ods('C99903'), active: true,
     type: [concept(ORGANIZATION_TYPE, 'prov', 'Healthcare Provider')], name: 'Brook, Fields and Partners',
-    partOf: ref('Organization/org-icb'),
+    partOf: ref('Organization/Q99'),
   },
   {
-    resourceType: 'Organization', id: 'org-hospital', identifier: ods('R99'), active: true,
+    resourceType: 'Organization', id: 'R99', identifier: ods('R99'), active: true,
     type: [concept(ORGANIZATION_TYPE, 'prov', 'Healthcare Provider')], name: 'St Elsewhere General Hospital',
-    partOf: ref('Organization/org-nhse'),
+    partOf: ref('Organization/Y99'),
   },
   {
-    resourceType: 'Organization', id: 'org-closed', identifier: ods('D99904'), active: false,
+    resourceType: 'Organization', id: 'D99904', identifier: ods('D99904'), active: false,
     type: [concept(ORGANIZATION_TYPE, 'prov', 'Healthcare Provider')], name: 'Old Mill Practice',
   },
 ];
@@ -232,12 +232,12 @@ const practitioners: Practitioner[] = [
 const practitionerRoles: PractitionerRole[] = [
   {
     resourceType: 'PractitionerRole', id: 'role-jones-a', active: true,
-    practitioner: ref('Practitioner/prac-jones'), organization: ref('Organization/org-practice-a'),
+    practitioner: ref('Practitioner/prac-jones'), organization: ref('Organization/A99901'),
     code: [concept(SNOMED, '62247001', 'General practitioner')],
   },
   {
     resourceType: 'PractitionerRole', id: 'role-okafor-b', active: true,
-    practitioner: ref('Practitioner/prac-okafor'), organization: ref('Organization/org-practice-b'),
+    practitioner: ref('Practitioner/prac-okafor'), organization: ref('Organization/B99902'),
     code: [concept(SNOMED, '62247001', 'General practitioner')],
   },
 ];
@@ -265,7 +265,7 @@ const patients: Patient[] = [
     birthDate: '1980-05-06',
     address: [{ line: ['10 Park Row'], city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' }],
     generalPractitioner: [ref('Practitioner/prac-jones')],
-    managingOrganization: ref('Organization/org-practice-a'),
+    managingOrganization: ref('Organization/A99901'),
   },
   {
     resourceType: 'Patient', id: 'pat-smythe',
@@ -274,7 +274,7 @@ const patients: Patient[] = [
     name: [{ use: 'official', family: 'Smythe', given: ['Jane'] }],
     gender: 'female',
     birthDate: '1980',
-    generalPractitioner: [ref('Organization/org-practice-b')],
+    generalPractitioner: [ref('Organization/B99902')],
   },
   {
     resourceType: 'Patient', id: 'pat-smithers',
@@ -286,7 +286,7 @@ const patients: Patient[] = [
     birthDate: '1972-12',
     address: [{ line: ['4 Albion Street'], city: 'Leeds', postalCode: 'LS1 4AP', country: 'GB' }],
     generalPractitioner: [ref('PractitionerRole/role-jones-a')],
-    managingOrganization: ref('Organization/org-practice-a'),
+    managingOrganization: ref('Organization/A99901'),
   },
   {
     resourceType: 'Patient', id: 'pat-adeyemi',
@@ -299,7 +299,7 @@ const patients: Patient[] = [
     birthDate: '1992-02-29',
     address: [{ line: ['7 Manor Row'], city: 'Bradford', postalCode: 'BD1 1AA', country: 'GB' }],
     generalPractitioner: [ref('Practitioner/prac-okafor')],
-    managingOrganization: ref('Organization/org-practice-b'),
+    managingOrganization: ref('Organization/B99902'),
   },
   {
     resourceType: 'Patient', id: 'pat-muller',
@@ -309,7 +309,7 @@ const patients: Patient[] = [
     gender: 'male',
     birthDate: '1948-11-30',
     deceasedDateTime: '2021-03-04',
-    generalPractitioner: [ref('Organization/org-practice-c')],
+    generalPractitioner: [ref('Organization/C99903')],
   },
   {
     // 'Mueller' is not 'Müller' folded: accent folding drops the diaeresis, it does not spell 'ue'.
@@ -351,7 +351,7 @@ const patients: Patient[] = [
     birthDate: '1980-12-31',
     address: [{ line: ['22 Otley Road'], city: 'Leeds', postalCode: 'LS6 2AB', country: 'GB' }],
     generalPractitioner: [ref('Practitioner/prac-jones')],
-    managingOrganization: ref('Organization/org-practice-a'),
+    managingOrganization: ref('Organization/A99901'),
   },
   {
     resourceType: 'Patient', id: 'pat-khan',
@@ -362,7 +362,7 @@ const patients: Patient[] = [
     birthDate: '1981-01-01',
     deceasedBoolean: false,
     generalPractitioner: [ref('Practitioner/prac-okafor')],
-    managingOrganization: ref('Organization/org-practice-b'),
+    managingOrganization: ref('Organization/B99902'),
   },
   {
     // The sparse one: no gender, birth date, active flag or GP; an identifier without a system.
@@ -393,14 +393,14 @@ const encounters: Encounter[] = [
     subject: ref('Patient/pat-smith'),
     participant: [{ individual: ref('Practitioner/prac-jones') }],
     period: { start: '2023-03-01T09:00:00Z', end: '2023-03-01T09:30:00Z' },
-    serviceProvider: ref('Organization/org-practice-a'),
+    serviceProvider: ref('Organization/A99901'),
   },
   {
     resourceType: 'Encounter', id: 'enc-patel-1', status: 'in-progress',
     class: { system: ACT_CODE, code: 'IMP', display: 'inpatient encounter' },
     subject: ref('Patient/pat-patel'),
     period: { start: '2024-01-10T14:00:00Z' },
-    serviceProvider: ref('Organization/org-hospital'),
+    serviceProvider: ref('Organization/R99'),
   },
   {
     resourceType: 'Encounter', id: 'enc-adeyemi-1', status: 'finished',
@@ -408,7 +408,7 @@ const encounters: Encounter[] = [
     subject: ref('Patient/pat-adeyemi'),
     participant: [{ individual: ref('Practitioner/prac-okafor') }],
     period: { start: '2022-11-20T10:00:00Z', end: '2022-11-20T11:00:00Z' },
-    serviceProvider: ref('Organization/org-practice-b'),
+    serviceProvider: ref('Organization/B99902'),
   },
 ];
 

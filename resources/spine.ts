@@ -2,6 +2,7 @@ import type { SearchParameterRegistry } from '../search/registry.js';
 import type { HookRegistry } from './hooks.js';
 import { patientHooks, type PatientOptions } from './patient/index.js';
 import { registerOrganization } from './organization/hooks.js';
+import { registerSds } from './practitioner/hooks.js';
 
 /**
  * Registers the Spine mappings (resources/patient = PDS, resources/organization = ODS,
@@ -15,4 +16,5 @@ export interface SpineOptions extends PatientOptions {
 export function registerSpine(hooks: HookRegistry, options: SpineOptions): void {
   hooks.register('Patient', patientHooks(options));
   registerOrganization(hooks, options.registry);
+  registerSds(hooks);
 }

@@ -20,6 +20,8 @@ export interface BundleOptions {
   /** Answers a GET entry (read, vread or search) as the server would answer it over HTTP. */
   runGet: (url: string) => Promise<{ status: number; resource?: Resource; version?: ResourceVersion }>;
   returnPreference: ReturnPreference;
+  /** A written version as the client may see it (through its type's afterRead hooks). */
+  render: (version: ResourceVersion) => Resource;
   conditionalDelete: { allowed: boolean; max: number };
   /** The server's FHIR base, to strip from absolute request URLs. */
   baseUrl: string;
@@ -322,7 +324,7 @@ async function writeEntry(session: WriteSession, entry: ParsedEntry, options: Bu
   };
   if (result.created) response.location = `${v.resourceType}/${v.id}/_history/${v.versionId}`;
   const out: BundleEntry = { fullUrl: `${options.baseUrl}/${v.resourceType}/${v.id}`, response };
-  if (options.returnPreference === 'representation') out.resource = result.resource;
+  if (options.returnPreference === 'representation') out.resource = options.render(v);
   if (options.returnPreference === 'OperationOutcome') response.outcome = informational(`${entry.method} ${v.resourceType}/${v.id}: version ${v.versionId}`);
   return out;
 }

@@ -36,6 +36,8 @@ export class InteractionEngine implements CandidateSearch {
   private readonly now: () => Date;
   private readonly terminology: LocalTerminology;
   private readonly writeContext: WriteContext;
+  /** The current resource of older versions handed out by vread/history, for render()'s hooks. */
+  private readonly currentOf = new WeakMap<ResourceVersion, Resource>();
 
   constructor(deps: EngineDeps) {
     this.store = deps.store;
@@ -46,7 +48,7 @@ export class InteractionEngine implements CandidateSearch {
     this.terminology = new LocalTerminology((type, url) => this.findByCanonicalUrl(type, url));
     this.writeContext = {
       extractor: this.extractor, hooks: this.hooks, now: this.now,
-      criteriaPlan: (resourceType, criteria) => this.plan([resourceType], criteria, { strict: true, defaultCount: 2, maxCount: 2 }),
+      criteriaPlan: (resourceType, criteria) => this.plan([resourceType], criteria, { strict: true, defaultCount: 2, maxCount: 2 }, true),
     };
   }
 
@@ -87,7 +89,41 @@ export class InteractionEngine implements CandidateSearch {
     const version = n === undefined ? undefined : await this.store.vread(resourceType, id, n);
     if (!version) throw errors.notFound(`${resourceType}/${id} has no version '${versionId}'`);
     if (version.deleted) throw errors.gone(`Version ${versionId} of ${resourceType}/${id} is a deletion`);
+    await this.governBy(version, await this.store.read(resourceType, id));
     return version;
+  }
+
+  /**
+   * Ties an older version to its record's current one for the information-governance hooks: the
+   * record must be visible (assertVisible), and render() redacts by the current version's labels.
+   */
+  private async governBy(version: ResourceVersion, current: ResourceVersion | undefined): Promise<void> {
+    const hooks = this.hooks.for(version.resourceType);
+    if (!current || current.deleted || (!hooks.assertVisible && !hooks.afterRead)) return;
+    const resource = JSON.parse(current.json!) as Resource;
+    hooks.assertVisible?.(resource);
+    if (current.versionId !== version.versionId) this.currentOf.set(version, resource);
+  }
+
+  /** Throws when the current record `resourceType/id` may not be seen at all (e.g. a compartment owner). */
+  async assertVisible(resourceType: string, id: string): Promise<void> {
+    const check = this.hooks.for(resourceType).assertVisible;
+    if (!check) return;
+    const current = await this.store.read(resourceType, id);
+    if (current && !current.deleted) check(JSON.parse(current.json!));
+  }
+
+  /** False for a current version no reader may see (e.g. an invalidated patient pulled in by _include). */
+  isVisible(current: ResourceVersion): boolean {
+    const check = this.hooks.for(current.resourceType).assertVisible;
+    if (!check || current.deleted) return true;
+    try {
+      check(JSON.parse(current.json!));
+      return true;
+    } catch (e) {
+      if (e instanceof FhirError) return false;
+      throw e;
+    }
   }
 
   /**
@@ -172,8 +208,7 @@ export class InteractionEngine implements CandidateSearch {
     scope?: SearchPlan['where'], countOnly = false,
   ): Promise<{ plan: SearchPlan; result: SearchResult }> {
     for (const t of resourceTypes) this.assertType(t);
-    const extra = resourceTypes.length === 1 ? this.hooks.for(resourceTypes[0]).searchCriteria?.(params) : undefined;
-    const plan = await this.plan(resourceTypes, extra?.length ? [...params, ...extra] : params, options);
+    const plan = await this.plan(resourceTypes, params, options);
     if (scope) plan.where = plan.where ? { kind: 'and', conditions: [scope, plan.where] } : scope;
     if (countOnly) { // _summary=count: the total and nothing else (R4 search.html#summary)
       plan.count = 0;
@@ -204,13 +239,31 @@ export class InteractionEngine implements CandidateSearch {
     return { matches: result.matches.slice(0, limit), more: result.matches.length > limit || result.nextCursor !== undefined };
   }
 
-  private plan(resourceTypes: string[], params: [string, string][], options: Pick<ParseOptions, 'strict' | 'defaultCount' | 'maxCount' | 'localBase'>): Promise<SearchPlan> {
-    return parseSearch(resourceTypes, params, this.registry, {
+  /**
+   * Every plan (searches, conditional-write criteria) carries the criteria the searched types add
+   * (searchCriteria hooks). With several types they apply to all of them: they are exclusions by
+   * security label, which only ever narrow what another type returns.
+   */
+  private async plan(
+    resourceTypes: string[], params: [string, string][], options: Pick<ParseOptions, 'strict' | 'defaultCount' | 'maxCount' | 'localBase'>, requireCriteria = false,
+  ): Promise<SearchPlan> {
+    const parseOptions: ParseOptions = {
       ...options,
       typeCriteria: (type, params) => this.hooks.for(type).searchCriteria?.(params) ?? [],
       expandValueSet: (url) => this.terminology.expand(url),
       subsumption: (system, code, direction) => this.terminology.subsumption(system, code, direction),
-    });
+    };
+    const plan = await parseSearch(resourceTypes, params, this.registry, parseOptions);
+    // A conditional write must name what it means: checked before the types' own criteria are
+    // ANDed in, which would otherwise make an empty query look like one.
+    if (requireCriteria && !plan.where) throw errors.badRequest(`Conditional ${resourceTypes.join(', ')} criteria must contain at least one search parameter`);
+    const extra = new Map<string, [string, string]>();
+    for (const t of resourceTypes) for (const pair of this.hooks.for(t).searchCriteria?.(params) ?? []) extra.set(pair.join('='), pair);
+    if (extra.size) {
+      const guard = (await parseSearch(resourceTypes, [...extra.values()], this.registry, { ...parseOptions, strict: true })).where;
+      if (guard) plan.where = plan.where ? { kind: 'and', conditions: [plan.where, guard] } : guard;
+    }
+    return plan;
   }
 
   /** Recomputes the index entries of stored resources (after SearchParameters changed). */
@@ -225,14 +278,34 @@ export class InteractionEngine implements CandidateSearch {
       this.assertId(query.resourceType, query.id);
       if (!(await this.store.read(query.resourceType, query.id))) throw errors.notFound(`${query.resourceType}/${query.id} is not known`);
     }
-    return this.store.history(query);
+    const page = await this.store.history(query);
+    // Versions of governed types answer to their record's current version: hidden records drop
+    // out (a page may then hold fewer than _count entries), older versions redact by current labels.
+    const currents = new Map<string, ResourceVersion | undefined>();
+    const versions: ResourceVersion[] = [];
+    for (const v of page.versions) {
+      const hooks = this.hooks.for(v.resourceType);
+      if (!hooks.assertVisible && !hooks.afterRead) {
+        versions.push(v);
+        continue;
+      }
+      const key = `${v.resourceType}/${v.id}`;
+      if (!currents.has(key)) currents.set(key, await this.store.read(v.resourceType, v.id));
+      try {
+        await this.governBy(v, currents.get(key));
+        versions.push(v);
+      } catch (e) {
+        if (!(e instanceof FhirError) || query.id !== undefined) throw e; // instance history of a hidden record: its error
+      }
+    }
+    return { ...page, versions };
   }
 
   /** Parses a stored version for output, through the type's afterRead hook. */
   render(version: ResourceVersion, reader: Reader = ANONYMOUS_READER): Resource {
     const resource = JSON.parse(version.json!) as Resource;
     const afterRead = this.hooks.for(version.resourceType).afterRead;
-    return afterRead ? afterRead(resource, reader) : resource;
+    return afterRead ? afterRead(resource, reader, this.currentOf.get(version)) : resource;
   }
 
   /** True when stored JSON may be sent as is (no hook reshapes this type on the way out). */

@@ -51,8 +51,19 @@ export interface ResourceHooks {
   assignId?(resource: Resource, isTaken: (id: string) => Promise<boolean>): Promise<string> | string;
   /** Business rules for a resource about to be written, after structural validation. */
   validate?(resource: Resource): Promise<void> | void;
-  /** Shapes a resource on its way out (e.g. redaction of restricted patients). */
-  afterRead?(resource: Resource, reader: Reader): Resource;
+  /**
+   * Shapes a resource on its way out (e.g. redaction of restricted patients). `current` is the
+   * record's current version when `resource` is an older one (vread, history): a record restricted
+   * now must not show what an earlier version held.
+   */
+  afterRead?(resource: Resource, reader: Reader, current?: Resource): Resource;
+  /**
+   * Throws when no reader may see this record at all, given its current version (an invalidated
+   * patient): applied to vread, history, compartments and included resources.
+   */
+  assertVisible?(current: Resource): void;
+  /** Ids of deleted resources are never used again (an NHS number is never reissued). */
+  retiredIds?: boolean;
   /**
    * Decides what a read of the current version answers: the version itself, another one (a
    * merged record answers with its survivor, loaded with `load`), or a FhirError (invalidated).

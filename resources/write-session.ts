@@ -32,7 +32,10 @@ export interface WriteContext {
   extractor: IndexExtractor;
   hooks: HookRegistry;
   now: () => Date;
-  /** Parses conditional-interaction criteria into a plan for one type (strict: unknown params are 400s). */
+  /**
+   * Parses conditional-interaction criteria into a plan for one type (strict: unknown params are
+   * 400s, and so are criteria that name no parameter at all, which would match everything).
+   */
   criteriaPlan: (resourceType: string, criteria: Criteria) => Promise<SearchPlan>;
 }
 
@@ -73,7 +76,6 @@ export class WriteSession {
    */
   async matches(resourceType: string, criteria: Criteria, limit = 2): Promise<ResourceVersion[]> {
     const plan = await this.ctx.criteriaPlan(resourceType, criteria);
-    if (!plan.where) throw errors.badRequest(`Conditional ${resourceType} criteria must contain at least one search parameter`);
     const { matches } = await this.tx.search({ ...plan, count: limit, total: 'none', include: [], revinclude: [], cursor: undefined });
     return matches;
   }
@@ -107,6 +109,9 @@ export class WriteSession {
     await this.ctx.hooks.for(resourceType).validate?.(resource);
     const current = await this.tx.read(resourceType, id);
     checkIfMatch(current, pre, `${resourceType}/${id}`);
+    if (current?.deleted && this.ctx.hooks.for(resourceType).retiredIds) {
+      throw errors.conflict(`${resourceType}/${id} was deleted and its id is never used again`);
+    }
     return this.write(resource, resourceType, id, current, 'PUT');
   }
 

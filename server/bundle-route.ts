@@ -24,6 +24,7 @@ export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl
       returnPreference: returnPreference(req),
       conditionalDelete: { allowed: config.conditionalDeleteMultiple, max: config.maxPageSize },
       baseUrl: base,
+      render: (version) => engine.render(version),
       onUnexpected: (err) => logger.error({ reqId: res.locals.requestId, err }, 'unexpected error in a batch entry'),
     };
     sendFhir(req, res, 200, await processBundle(engine, body, options));

@@ -49,7 +49,7 @@ function sendVersion(req: Request, res: Response, engine: InteractionEngine, ver
 }
 
 /** Answers a create or update according to Prefer: return=. */
-function sendWrite(req: Request, res: Response, config: Config, result: WriteResult): void {
+function sendWrite(req: Request, res: Response, config: Config, result: WriteResult, engine: InteractionEngine): void {
   const { version, resource } = result;
   versionHeaders(res, version);
   const status = result.created ? 201 : 200;
@@ -66,8 +66,8 @@ function sendWrite(req: Request, res: Response, config: Config, result: WriteRes
           ? `${version.resourceType}/${version.id} already matches If-None-Exist: nothing was created`
           : `${result.created ? 'Created' : 'Updated'} ${version.resourceType}/${version.id} as version ${version.versionId}`,
       }]));
-    default:
-      return sendFhir(req, res, status, resource);
+    default: // as the client may read it: a write must not be a way round the afterRead hooks (redaction)
+      return sendFhir(req, res, status, engine.passesThrough(version.resourceType) ? resource : engine.render(version));
   }
 }
 
@@ -151,6 +151,7 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
       const { compartment, id, type } = req.params as { compartment: string; id: string; type: string };
       engine.assertType(compartment);
       engine.assertId(compartment, id);
+      await engine.assertVisible(compartment, id); // an invalidated patient's compartment is as hidden as the patient
       engine.assertType(type);
       const where = compartmentCondition(compartment, id, type);
       await runSearch(req, res, engine, config, baseUrl(req, config), { resourceTypes: [type], path: `${compartment}/${id}/${type}`, where }, false);
@@ -165,12 +166,12 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     .put(async (req, res) => {
       const { type, id } = req.params as { type: string; id: string };
       engine.assertType(type);
-      sendWrite(req, res, config, await engine.update(type, id, jsonBody(req), { ifMatch: ifMatch(req) }));
+      sendWrite(req, res, config, await engine.update(type, id, jsonBody(req), { ifMatch: ifMatch(req) }), engine);
     })
     .patch(async (req, res) => {
       const { type, id } = req.params as { type: string; id: string };
       engine.assertType(type);
-      sendWrite(req, res, config, await engine.patch(type, id, patchBody(req), { ifMatch: ifMatch(req) }));
+      sendWrite(req, res, config, await engine.patch(type, id, patchBody(req), { ifMatch: ifMatch(req) }), engine);
     })
     .delete(async (req, res) => {
       const { type, id } = req.params as { type: string; id: string };
@@ -188,18 +189,18 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     .post(async (req, res) => {
       const { type } = req.params as { type: string };
       engine.assertType(type);
-      sendWrite(req, res, config, await engine.create(type, jsonBody(req), ifNoneExist(req)));
+      sendWrite(req, res, config, await engine.create(type, jsonBody(req), ifNoneExist(req)), engine);
     })
     // Conditional update, patch and delete (R4 http.html#cond-update, #patch, #cdelete).
     .put(async (req, res) => {
       const { type } = req.params as { type: string };
       engine.assertType(type);
-      sendWrite(req, res, config, await engine.conditionalUpdate(type, requiredCriteria(req), jsonBody(req), { ifMatch: ifMatch(req) }));
+      sendWrite(req, res, config, await engine.conditionalUpdate(type, requiredCriteria(req), jsonBody(req), { ifMatch: ifMatch(req) }), engine);
     })
     .patch(async (req, res) => {
       const { type } = req.params as { type: string };
       engine.assertType(type);
-      sendWrite(req, res, config, await engine.conditionalPatch(type, requiredCriteria(req), patchBody(req), { ifMatch: ifMatch(req) }));
+      sendWrite(req, res, config, await engine.conditionalPatch(type, requiredCriteria(req), patchBody(req), { ifMatch: ifMatch(req) }), engine);
     })
     .delete(async (req, res) => {
       const { type } = req.params as { type: string };

@@ -129,7 +129,7 @@ export function searchsetBundle(
     const entry = (v: ResourceVersion, mode: 'match' | 'include') =>
       `{"fullUrl":${JSON.stringify(`${base}/${v.resourceType}/${v.id}`)},"resource":${resourceText(engine, v, subsetting)},"search":{"mode":"${mode}"}}`;
     for (const v of result.matches) entries.push(entry(v, 'match'));
-    for (const v of result.included) entries.push(entry(v, 'include'));
+    for (const v of result.included) if (engine.isVisible(v)) entries.push(entry(v, 'include')); // e.g. never an invalidated patient
   }
   if (plan.warnings.length) {
     entries.push(JSON.stringify({ resource: operationOutcome(plan.warnings), search: { mode: 'outcome' } }));

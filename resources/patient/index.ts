@@ -24,7 +24,10 @@ const MAX_SUPERSESSIONS = 5;
  */
 export function patientHooks(options: PatientOptions): ResourceHooks {
   const governance: ResourceHooks = {
-    afterRead: (resource, reader) => redactForReader(resource as Patient, reader),
+    afterRead: (resource, reader, current) => redactForReader(resource as Patient, reader, current as Patient | undefined),
+    assertVisible(current) {
+      if (isInvalidated(current as Patient)) throw spineError(404, 'INVALIDATED_RESOURCE', `Patient/${current.id} has been invalidated`);
+    },
     searchCriteria: restrictedPatientCriteria,
     async resolveRead(version, load) {
       let current = version;
@@ -51,6 +54,7 @@ export function patientHooks(options: PatientOptions): ResourceHooks {
       if (!isValidNhsNumber(id)) throw spineError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - '${id}' is not a valid NHS number`);
     },
     assignId: (_resource, isTaken) => allocateNhsNumber(options.nhsNumberRange, isTaken),
+    retiredIds: true,
     validate(resource) {
       const patient = resource as Patient;
       patient.identifier?.forEach((identifier, i) => {

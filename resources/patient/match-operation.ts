@@ -4,7 +4,7 @@ import { spineIssue } from '../../fhir/spine-errors.js';
 import { checkBody } from '../write-session.js';
 import type { CandidateSearch, Reader, ScoredSearchResult } from '../hooks.js';
 import { matchPatients, searchView } from './pds-match.js';
-import { checkMinimumCriteria, DEFAULT_MAX_RESULTS, type PdsQuery } from './pds-query.js';
+import { checkMinimumCriteria, DEFAULT_MAX_RESULTS, type DateCriterion, type PdsQuery } from './pds-query.js';
 import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from './nhs-number.js';
 
 /**
@@ -55,6 +55,14 @@ function readParameters(body: unknown): { patient: Patient; onlyCertain: boolean
   return { patient, onlyCertain, count };
 }
 
+/** A birth date of any precision as day criteria: 1980 → 1980-01-01..1980-12-31. */
+function birthDateRange(birthDate: string): DateCriterion[] {
+  if (birthDate.length >= 10) return [{ prefix: 'eq', date: birthDate.slice(0, 10) }];
+  const [year, month] = birthDate.split('-');
+  const lastDay = month ? new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate() : 31;
+  return [{ prefix: 'ge', date: `${year}-${month ?? '01'}-01` }, { prefix: 'le', date: `${year}-${month ?? '12'}-${lastDay}` }];
+}
+
 /** The fuzzy query a Patient's demographics make (its first current name, home postcode, GP, telecom). */
 function queryFromPatient(patient: Patient): PdsQuery {
   const name = patient.name?.find((n) => n.use === 'usual' || n.use === 'official') ?? patient.name?.[0];
@@ -64,7 +72,7 @@ function queryFromPatient(patient: Patient): PdsQuery {
     family: name?.family,
     given: name?.given ?? [],
     gender: patient.gender,
-    birthdate: patient.birthDate ? [{ prefix: 'eq', date: patient.birthDate.slice(0, 10) }] : [],
+    birthdate: patient.birthDate ? birthDateRange(patient.birthDate) : [],
     deathDate: patient.deceasedDateTime ? [{ prefix: 'eq', date: patient.deceasedDateTime.slice(0, 10) }] : [],
     postcode,
     generalPractitioner: gp?.toUpperCase(),

@@ -50,8 +50,9 @@ export async function pdsSearch(query: PdsQuery, reader: Reader, engine: Candida
 export async function matchPatients(query: PdsQuery, engine: CandidateSearch): Promise<{ patient: Patient; score: number }[] | undefined> {
   const { matches, more } = await engine.candidates('Patient', candidateCriteria(query), CANDIDATE_LIMIT);
   if (more) return undefined;
-  // PDS never finds a restricted patient by where they live or who their GP is.
-  const byLocation = query.postcode !== undefined || query.generalPractitioner !== undefined;
+  // PDS never finds a restricted patient by where they live or who their GP is; the same holds for
+  // the phone and email they hide, which would otherwise be confirmed by a match or its score.
+  const byLocation = query.postcode !== undefined || query.generalPractitioner !== undefined || query.phone !== undefined || query.email !== undefined;
   const scored: { patient: Patient; score: number }[] = [];
   for (const version of matches) {
     const patient = JSON.parse(version.json!) as Patient;
@@ -166,10 +167,29 @@ function fuzzyNameParts(query: PdsQuery, family: string, givenNames: string[], f
 }
 
 /** 1 when equal after folding, WILDCARD_SIMILARITY when a `*` pattern matches, else 0. */
-function exactOrWildcard(pattern: string, value: string): number {
-  if (!pattern.includes('*')) return foldName(pattern) === foldName(value) ? 1 : 0;
-  const regex = new RegExp(`^${pattern.split('*').map((p) => escapeRegex(foldName(p))).join('.*')}$`);
-  return regex.test(foldName(value)) ? WILDCARD_SIMILARITY : 0;
+function exactOrWildcard(pattern: string, value: string, fold: (s: string) => string = foldName): number {
+  if (!pattern.includes('*')) return fold(pattern) === fold(value) ? 1 : 0;
+  return globMatch(pattern.split('*').map(fold), fold(value)) ? WILDCARD_SIMILARITY : 0;
+}
+
+/**
+ * Does `text` consist of `parts` in order with anything between them (a `*` pattern split at its
+ * stars)? Greedy leftmost matching is exact for this pattern language and linear in the text, where
+ * a regular expression with several `.*` can backtrack for seconds on a hostile pattern.
+ */
+export function globMatch(parts: string[], text: string): boolean {
+  const first = parts[0];
+  const last = parts[parts.length - 1];
+  if (parts.length === 1) return text === first;
+  if (!text.startsWith(first) || text.length < first.length + last.length || !text.endsWith(last)) return false;
+  let at = first.length;
+  const end = text.length - last.length;
+  for (const middle of parts.slice(1, -1)) {
+    const found = text.indexOf(middle, at);
+    if (found < 0 || found + middle.length > end) return false;
+    at = found + middle.length;
+  }
+  return true;
 }
 
 /** The query's given names, in order, against the name's (the first query value may be compound or a wildcard). */
@@ -180,10 +200,6 @@ function givenMatch(queryGiven: string[], nameGiven: string[]): number {
     return exactOrWildcard(queryGiven[0], n[0] ?? '') && queryGiven.slice(1).every((g, i) => foldName(g) === (n[i + 1] ?? '')) ? WILDCARD_SIMILARITY : 0;
   }
   return q.length <= n.length && q.every((t, i) => t === n[i]) ? 1 : 0;
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function isCurrent(period: { end?: string } | undefined): boolean {
@@ -205,7 +221,7 @@ function postcodeScore(query: PdsQuery, patient: Patient): number {
     if (historic && !query.history) continue;
     const code = normalisePostcode(address.postalCode ?? '');
     if (!code) continue;
-    let s = wanted.includes('*') ? exactOrWildcard(wanted, code) : wanted === code ? 1 : 0;
+    let s = exactOrWildcard(wanted, code, (x) => x);
     if (s === 0 && query.fuzzy && outwardCode(wanted) === outwardCode(code)) s = OUTWARD_CODE_SIMILARITY;
     best = Math.max(best, s * (historic ? HISTORY_FACTOR : 1));
   }

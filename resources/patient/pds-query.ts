@@ -112,7 +112,7 @@ export function parsePdsQuery(params: [string, string][]): PdsQuery {
     query.family = family;
   }
   query.given.forEach((g, i) => {
-    if (g === '') throw invalidValue('given', g);
+    if (g === '' || g.length > 35) throw invalidValue('given', g);
     checkWildcard('given', g, fuzzy, i === 0); // a wildcard matches only the start of the first given name
   });
   const gender = single(params, 'gender');

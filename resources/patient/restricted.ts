@@ -9,13 +9,16 @@ import type { Reader } from '../hooks.js';
  */
 export const CONFIDENTIALITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
 
-/** Extensions that locate a patient (their pharmacies, suppliers and birthplace). */
-const LOCATING_EXTENSIONS = new Set([
-  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy',
-  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-PreferredDispenserOrganization',
-  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-MedicalApplianceSupplier',
-  'http://hl7.org/fhir/StructureDefinition/patient-birthPlace',
+/**
+ * What a restricted record keeps for a non-privileged reader: identity, birth and death, as the PDS
+ * sample of a sensitive patient shows. Everything else goes, narrative and contained resources
+ * included, since either may repeat an address.
+ */
+const KEPT_ELEMENTS = new Set([
+  'resourceType', 'id', 'meta', 'implicitRules', 'language', 'identifier', 'active', 'name', 'gender', 'birthDate',
+  'deceasedBoolean', 'deceasedDateTime', 'multipleBirthBoolean', 'multipleBirthInteger', 'link',
 ]);
+const KEPT_EXTENSIONS = new Set(['https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus']);
 
 /**
  * Search parameters over the stripped elements. A restricted patient must not be found through
@@ -34,17 +37,18 @@ function hasLabel(patient: { meta?: { security?: Coding[] } }, code: string): bo
 export const isRestricted = (patient: Patient): boolean => hasLabel(patient, 'R');
 export const isInvalidated = (patient: Patient): boolean => hasLabel(patient, 'REDACTED');
 
-/** The patient as `reader` may see it: a copy without the locating elements when restricted. */
-export function redactForReader(patient: Patient, reader: Reader): Patient {
-  if (reader.privileged || !isRestricted(patient)) return patient;
-  const { address: _a, telecom: _t, contact: _c, generalPractitioner: _g, ...rest } = patient;
-  const redacted: Patient = rest;
-  if (patient.extension) {
-    const kept = patient.extension.filter((e) => !LOCATING_EXTENSIONS.has(e.url));
-    if (kept.length) redacted.extension = kept;
-    else delete redacted.extension;
-  }
-  return redacted;
+/**
+ * The patient as `reader` may see it: when the record is restricted (judged by its current
+ * version, so an older version from before the label does not give the details away), a copy
+ * with only the identity elements.
+ */
+export function redactForReader(patient: Patient, reader: Reader, current: Patient = patient): Patient {
+  if (reader.privileged || !(isRestricted(patient) || isRestricted(current))) return patient;
+  const redacted: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patient)) if (KEPT_ELEMENTS.has(key)) redacted[key] = value;
+  const extensions = patient.extension?.filter((e) => KEPT_EXTENSIONS.has(e.url));
+  if (extensions?.length) redacted.extension = extensions;
+  return redacted as unknown as Patient;
 }
 
 /** Does this parameter (with any modifier or chain) search a locating element? */

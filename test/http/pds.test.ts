@@ -1,18 +1,15 @@
 import { expect } from 'chai';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { isValidNhsNumber } from '../../resources/patient/nhs-number.js';
+import { spineCodeOf } from '../support/fhir-errors.js';
 
 /** PDS (issue 6) through a real server with the PDS rules on, as `npm start` runs by default. */
 
-const SPINE = 'https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode';
 const CONFIDENTIALITY = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
 const ODS = 'https://fhir.nhs.uk/Id/ods-organization-code';
 const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
 
-function spineCode(json: any): string | undefined {
-  const coding = json?.issue?.[0]?.details?.coding?.[0];
-  return coding?.system === SPINE ? coding.code : undefined;
-}
+const spineCode = spineCodeOf;
 
 interface Person { id: string; family: string; given: string; birthDate: string; gender?: string; postcode?: string; gp?: string; security?: string; extra?: object }
 
@@ -232,6 +229,73 @@ describe('HTTP: PDS patients', () => {
     });
   });
 
+  describe('no way round the restricted and invalidated rules', () => {
+    it('an invalidated record is hidden from vread, instance, type and system history, compartments and _include', async () => {
+      for (const path of ['/Patient/9990000069/_history/1', '/Patient/9990000069/_history', '/Patient/9990000069/Observation']) {
+        const res = await server.fhir(path);
+        expect(res.status, path).to.equal(404);
+        expect(spineCode(res.json), path).to.equal('INVALIDATED_RESOURCE');
+      }
+      for (const path of ['/Patient/_history?_count=500', '/_history?_count=500']) {
+        const listed = (await server.fhir(path)).json.entry.map((e: any) => e.fullUrl);
+        expect(listed, path).to.not.include(`${server.url}/Patient/9990000069`);
+      }
+      await server.fhir('/Observation/obs-gone', { method: 'PUT', body: { resourceType: 'Observation', id: 'obs-gone', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/9990000069' } } });
+      const included = await server.fhir('/Observation?_id=obs-gone&_include=Observation:subject');
+      expect(included.json.entry.map((e: any) => e.resource.resourceType)).to.deep.equal(['Observation']);
+      expect(ids((await server.fhir('/?_id=9990000069')).json)).to.deep.equal([]);
+      expect(ids((await server.fhir('/?_type=Patient,Person&_id=9990000069')).json)).to.deep.equal([]);
+      const batch = await server.fhir('/', { method: 'POST', body: { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: 'Patient/9990000069/_history/1' } }] } });
+      expect(batch.json.entry[0].response.status).to.match(/^404/);
+      expect(batch.json.entry[0]).to.not.have.key('resource');
+    });
+
+    it('a record restricted now does not show older versions\' details, nor its narrative', async () => {
+      const id = '9990000123';
+      const body = patient({ id, family: 'Later', given: 'Lou', birthDate: '1980-01-01', postcode: 'LS1 4HR' });
+      Object.assign(body, { text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">1 Test Street, LS1 4HR</div>' } });
+      expect((await server.fhir(`/Patient/${id}`, { method: 'PUT', body })).status).to.equal(201);
+      const restricted = { ...body, meta: { security: [{ system: CONFIDENTIALITY, code: 'R' }] } };
+      const put = await server.fhir(`/Patient/${id}`, { method: 'PUT', body: restricted });
+      expect(put.status).to.equal(200);
+      expect(put.json).to.not.have.any.keys('address', 'telecom', 'text'); // the write's answer is redacted too
+      for (const path of [`/Patient/${id}/_history/1`, `/Patient/${id}`, `/Patient/${id}?_summary=text`]) {
+        const res = await server.fhir(path);
+        expect(res.status, path).to.equal(200);
+        expect(res.json, path).to.not.have.any.keys('address', 'telecom', 'text');
+      }
+      const history = await server.fhir(`/Patient/${id}/_history`);
+      for (const e of history.json.entry) expect(e.resource).to.not.have.any.keys('address', 'telecom', 'text');
+      const patch = await server.fhir(`/Patient/${id}`, {
+        method: 'PATCH', headers: { 'Content-Type': 'application/json-patch+json', 'If-Match': 'W/"2"' },
+        body: { patches: [{ op: 'test', path: '/id', value: id }] },
+      });
+      expect(patch.status, patch.text).to.equal(200);
+      expect(patch.json).to.not.have.any.keys('address', 'telecom');
+    });
+
+    it('conditional-write criteria cannot find a restricted patient by location or an invalidated one at all', async () => {
+      // (conditional PUTs with a fresh id: this server's small allocation range was used up above)
+      const byPostcode = await server.fhir('/Patient?address-postalcode=LS9 9ZZ&family=Hidden', { method: 'PUT', body: { resourceType: 'Patient', id: '9990000158', name: [{ family: 'Probe' }] } });
+      expect(byPostcode.status).to.equal(201); // no match: the restricted patient is invisible to location criteria
+      expect(byPostcode.json.id).to.equal('9990000158');
+      const byId = await server.fhir('/Patient?_id=9990000069', { method: 'PUT', body: { resourceType: 'Patient', id: '9990000166', name: [{ family: 'Probe' }] } });
+      expect(byId.status).to.equal(201);
+      expect(byId.json.id).to.equal('9990000166');
+      expect((await server.fhir('/Patient/9990000050')).json.name[0].family).to.equal('Hidden'); // untouched
+      expect(ids((await server.fhir('/?_type=Patient,Person&address-postalcode=LS9')).json)).to.deep.equal([]);
+    });
+
+    it('a deleted NHS number cannot be given to someone else by PUT', async () => {
+      const id = '9990000131';
+      expect((await server.fhir(`/Patient/${id}`, { method: 'PUT', body: patient({ id, family: 'Once', given: 'Only', birthDate: '1970-01-01' }) })).status).to.equal(201);
+      expect((await server.fhir(`/Patient/${id}`, { method: 'DELETE' })).status).to.equal(200);
+      const again = await server.fhir(`/Patient/${id}`, { method: 'PUT', body: patient({ id, family: 'Someone', given: 'Else', birthDate: '1990-01-01' }) });
+      expect(again.status).to.equal(409);
+      expect((await server.fhir(`/Patient/${id}`)).status).to.equal(410);
+    });
+  });
+
   describe('Patient/$match', () => {
     const match = (resource: object, extra: object[] = []) => server.fhir('/Patient/$match', {
       method: 'POST', body: { resourceType: 'Parameters', parameter: [{ name: 'resource', resource }, ...extra] },
@@ -253,6 +317,8 @@ describe('HTTP: PDS patients', () => {
       expect(ids(certain.json)).to.deep.equal(['9990000026']);
       const one = await match({ resourceType: 'Patient', name: [{ family: 'Smith', given: ['Jane'] }], birthDate: '2010-10-22' }, [{ name: 'count', valueInteger: 1 }]);
       expect(ids(one.json)).to.have.length(1);
+      const yearOnly = await match({ resourceType: 'Patient', name: [{ family: 'Smith', given: ['John'] }], birthDate: '1975' });
+      expect(ids(yearOnly.json)).to.deep.equal(['9990000042']);
     });
 
     it('refuses input that is not a Parameters with one Patient, or below the minimum criteria', async () => {

@@ -8,6 +8,7 @@ import {
 import { organizationHooks, validateOdsCode, validateOrganization } from '../../resources/organization/hooks.js';
 import { FhirError } from '../../fhir/errors.js';
 import { SPINE_ERROR_SYSTEM } from '../../fhir/spine-errors.js';
+import { thrownFhirError } from '../support/fhir-errors.js';
 
 const TODAY = '2025-06-01';
 
@@ -15,10 +16,7 @@ function row(overrides: Partial<OdsRow> = {}): OdsRow {
   return { code: 'X99A01', name: 'ALPHA TEST SURGERY', postcode: 'ls99 1aa', role: 'RO177;RO76', open_date: '2001-01-01', close_date: '', parent: 'X99B00', ...overrides };
 }
 
-function fhirError(fn: () => unknown): FhirError {
-  try { fn(); } catch (e) { if (e instanceof FhirError) return e; throw e; }
-  throw new Error('expected a FhirError');
-}
+const fhirError = thrownFhirError;
 
 describe('ODS import: row to Organization', () => {
   it('maps a row to an ODS-shaped Organization whose id is the ODS code', () => {

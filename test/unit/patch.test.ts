@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Patient, Resource } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import { applyPatch } from '../../resources/patch/index.js';
+import { thrownFhirError } from '../support/fhir-errors.js';
 
 function patient(): Patient {
   return {
@@ -25,16 +26,7 @@ function patient(): Patient {
   } as Patient;
 }
 
-/** Runs `fn` and returns the FhirError it throws (failing the test if it throws none or another). */
-function failure(fn: () => unknown): FhirError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FhirError);
-    return e as FhirError;
-  }
-  expect.fail('expected a FhirError');
-}
+const failure = thrownFhirError;
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import type { Patient } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
+import { thrownFhirError } from '../support/fhir-errors.js';
 import { isValidNhsNumber, nhsCheckDigit, nhsNumbersFrom } from '../../resources/patient/nhs-number.js';
 import { allocateNhsNumber } from '../../resources/patient/allocation.js';
 import { foldName, jaroWinkler, nameSimilarity, soundex } from '../../resources/patient/name-similarity.js';
-import { candidateCriteria, scorePatient, searchView } from '../../resources/patient/pds-match.js';
+import { candidateCriteria, globMatch, scorePatient, searchView } from '../../resources/patient/pds-match.js';
 import { isPdsSearch, parsePdsQuery } from '../../resources/patient/pds-query.js';
 import { isLocatingParameter, redactForReader, restrictedPatientCriteria } from '../../resources/patient/restricted.js';
 import { matchGrade } from '../../resources/patient/match-operation.js';
@@ -12,13 +13,8 @@ import { matchGrade } from '../../resources/patient/match-operation.js';
 const R = { system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' };
 
 function spineCode(fn: () => unknown): { status: number; code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof FhirError)) throw e;
-    return { status: e.status, code: e.issues[0].details?.coding?.[0].code };
-  }
-  throw new Error('expected a FhirError');
+  const e = thrownFhirError(fn);
+  return { status: e.status, code: e.issues[0].details?.coding?.[0].code };
 }
 
 const q = (query: string) => parsePdsQuery([...new URLSearchParams(query)]);
@@ -187,6 +183,16 @@ describe('PDS scoring', () => {
     expect(score(`${base}&gender=male`)).to.be.within(0.75, 0.99);
   });
 
+  it('matches wildcards in linear time, even for a hostile pattern', () => {
+    expect(globMatch(['smi', ''], 'smith')).to.equal(true);
+    expect(globMatch(['s', 'i', 'h'], 'smith')).to.equal(true);
+    expect(globMatch(['s', 'h', 'i'], 'smith')).to.equal(false);
+    expect(globMatch(['ab', 'ba'], 'aba')).to.equal(false); // prefix and suffix may not overlap
+    const started = performance.now();
+    expect(globMatch(['aa', ...Array(40).fill('a'), 'b'], 'a'.repeat(10_000))).to.equal(false);
+    expect(performance.now() - started).to.be.below(50);
+  });
+
   it('grades $match candidates by score', () => {
     expect(matchGrade(1)).to.equal('certain');
     expect(matchGrade(0.964)).to.equal('probable');
@@ -196,7 +202,7 @@ describe('PDS scoring', () => {
 
 describe('restricted patients', () => {
   const restricted: Patient = {
-    ...jane, meta: { security: [R] },
+    ...jane, meta: { security: [R] }, text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">LS1 6AE</div>' },
     contact: [{ name: { family: 'Smith' } }],
     extension: [
       { url: 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy', valueReference: { identifier: { value: 'FA123' } } },
@@ -207,12 +213,13 @@ describe('restricted patients', () => {
 
   it('lose address, telecom, contact, GP, pharmacy and birthplace for a non-privileged reader only', () => {
     const seen = redactForReader(restricted, { privileged: false });
-    expect(seen).to.not.have.any.keys('address', 'telecom', 'contact', 'generalPractitioner');
+    expect(seen).to.not.have.any.keys('address', 'telecom', 'contact', 'generalPractitioner', 'text');
     expect(seen.extension!.map((e) => e.url)).to.deep.equal(['https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus']);
     expect(seen.name).to.deep.equal(restricted.name);
     expect(seen.birthDate).to.equal(restricted.birthDate);
     expect(redactForReader(restricted, { privileged: true })).to.equal(restricted);
     expect(redactForReader(jane, { privileged: false })).to.equal(jane);
+    expect(redactForReader(jane, { privileged: false }, restricted)).to.not.have.key('address'); // an older version of a record restricted now
   });
 
   it('are excluded from searches over location, and invalidated records from every search', () => {

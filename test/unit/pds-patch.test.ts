@@ -5,6 +5,7 @@ import { SPINE_ERROR_SYSTEM } from '../../fhir/spine-errors.js';
 import { applyPatch, type PatchBody } from '../../resources/patch/index.js';
 import { DEATH_NOTIFICATION_URL, pdsPatchRules } from '../../resources/patient/pds-patch.js';
 import type { Preconditions } from '../../resources/write-session.js';
+import { thrownFhirError } from '../support/fhir-errors.js';
 
 const PHARMACY_URL = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy';
 
@@ -48,15 +49,7 @@ function run(body: PatchBody, current: Resource = patient(), pre: Preconditions 
   return pdsPatchRules.finish!(applyPatch(current, prepared), current) as Patient;
 }
 
-function failure(fn: () => unknown): FhirError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FhirError);
-    return e as FhirError;
-  }
-  expect.fail('expected a FhirError');
-}
+const failure = thrownFhirError;
 
 /** Asserts the error's status and Spine code (and, when given, a part of its diagnostics). */
 function expectSpine(e: FhirError, status: number, code: string, diagnostics?: string | RegExp): void {

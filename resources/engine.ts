@@ -76,7 +76,7 @@ export class InteractionEngine implements CandidateSearch {
     this.assertType(resourceType);
     this.assertId(resourceType, id);
     const current = await this.store.read(resourceType, id);
-    if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
+    if (!current) throw this.hooks.for(resourceType).notFound?.(id) ?? errors.notFound(`${resourceType}/${id} is not known`);
     if (current.deleted) throw errors.gone(`${resourceType}/${id} was deleted`);
     const resolve = this.hooks.for(resourceType).resolveRead;
     return resolve ? resolve(current, (other) => this.store.read(resourceType, other)) : current;

@@ -1,4 +1,5 @@
 import type { Extension, OperationOutcomeIssue, Resource } from 'fhir/r4.js';
+import type { FhirError } from '../fhir/errors.js';
 import type { ResourceVersion } from '../store/port.js';
 import type { PatchBody } from './patch/index.js';
 import type { Preconditions } from './write-session.js';
@@ -62,6 +63,8 @@ export interface ResourceHooks {
    * patient): applied to vread, history, compartments and included resources.
    */
   assertVisible?(current: Resource): void;
+  /** The error a read of an unknown id answers (e.g. PDS's 404 RESOURCE_NOT_FOUND coding); default a plain 404. */
+  notFound?(id: string): FhirError;
   /** Ids of deleted resources are never used again (an NHS number is never reissued). */
   retiredIds?: boolean;
   /**

@@ -50,6 +50,7 @@ export function patientHooks(options: PatientOptions): ResourceHooks {
       + '(family, given, gender, birthdate, death-date, address-postalcode, general-practitioner, email, phone, _fuzzy-match, '
       + '_exact-match, _history, _max-results) follows the PDS FHIR API (minimum criteria, scored entries, TOO_MANY_MATCHES); any '
       + 'other parameter makes it a generic FHIR search. PATCH needs If-Match and follows the PDS list rules.',
+    notFound: (id) => spineError(404, 'RESOURCE_NOT_FOUND', `Patient/${id} is not known`),
     validateId(id) {
       if (!isValidNhsNumber(id)) throw spineError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - '${id}' is not a valid NHS number`);
     },

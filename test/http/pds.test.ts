@@ -66,6 +66,13 @@ describe('HTTP: PDS patients', () => {
       expect(spineCode(put.json)).to.equal('INVALID_RESOURCE_ID');
     });
 
+    it('an unknown NHS number is 404 RESOURCE_NOT_FOUND with the Spine coding', async () => {
+      const res = await server.fhir('/Patient/9111231130');
+      expect(res.status).to.equal(404);
+      expect(spineCode(res.json)).to.equal('RESOURCE_NOT_FOUND');
+      expect(res.json.issue[0].code).to.equal('not-found');
+    });
+
     it('a transaction PUT entry or a conditional create with a non-NHS-number id is refused and writes nothing', async () => {
       const tx = await server.fhir('/', { method: 'POST', body: {
         resourceType: 'Bundle', type: 'transaction', entry: [

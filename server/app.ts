@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { errors, FhirError, operationOutcome } from '../fhir/errors.js';
+import type { AuthServer } from '../auth/authorization-server.js';
 import type { InteractionEngine } from '../resources/engine.js';
 import type { Config } from './config.js';
 import { requestIds } from './request-id.js';
@@ -11,6 +12,8 @@ export interface AppDeps {
   config: Config;
   engine: InteractionEngine;
   logger: Logger;
+  /** The SMART authorization server; absent with AUTH=off. */
+  auth?: AuthServer;
 }
 
 /** body-parser signals its own failures with these types; each has a FHIR answer. */
@@ -26,7 +29,7 @@ function bodyParserError(err: { type?: string; status?: number }): FhirError | u
   }
 }
 
-export function createApp({ config, engine, logger }: AppDeps): express.Express {
+export function createApp({ config, engine, logger, auth }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are FHIR versions, set by the routes; never a hash of the body.
@@ -72,6 +75,11 @@ export function createApp({ config, engine, logger }: AppDeps): express.Express 
     res.setHeader('Cache-Control', 'no-store');
     res.status(200).json({ status: 'ready', store: storeKind });
   });
+  if (auth) {
+    // OAuth endpoints answer RFC 6749 JSON errors from their own router, never OperationOutcomes.
+    app.use('/auth', auth.router);
+    app.get('/fhir/.well-known/smart-configuration', auth.discovery);
+  }
   app.use('/fhir', fhirRoutes(engine, config, startedAt, logger));
   app.use((req) => {
     throw errors.notFound(`No FHIR endpoint at ${req.path}`);

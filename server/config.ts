@@ -35,6 +35,17 @@ export interface Config {
   pds: boolean;
   /** NHS_NUMBER_RANGE: the NHS numbers POST /Patient allocates from, inclusive (default the 999 test range). */
   nhsNumberRange: { from: string; to: string };
+  /**
+   * AUTH=smart (default): the SMART authorization server runs at /auth and publishes
+   * /fhir/.well-known/smart-configuration. AUTH=off: neither exists (local trials and
+   * conformance runs only; loud warning at start-up). FHIR requests are not yet checked against
+   * tokens in either mode: enforcement is a later step.
+   */
+  auth: 'smart' | 'off';
+  /** SMART_CLIENTS: path of the JSON file of registered OAuth clients (RFC 7591 metadata array). */
+  smartClients?: string;
+  /** ACCESS_TOKEN_SECONDS: lifetime of issued access tokens (default 300, SMART's recommended ceiling). */
+  accessTokenSeconds: number;
 }
 
 function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -60,6 +71,12 @@ function numberRange(env: NodeJS.ProcessEnv, name: string, fallback: string): { 
   return { from: m[1], to: m[2] };
 }
 
+function authMode(env: NodeJS.ProcessEnv): 'smart' | 'off' {
+  const raw = (env.AUTH || 'smart').toLowerCase();
+  if (raw !== 'smart' && raw !== 'off') throw new Error(`AUTH must be smart or off (got '${env.AUTH}')`);
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const synchronous = (env.SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new Error(`SQLITE_SYNCHRONOUS must be FULL or NORMAL (got '${synchronous}')`);
@@ -78,7 +95,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     mongodbTimeoutMs: integer(env, 'MONGODB_TIMEOUT_MS', 10_000, 100),
     pds: flag(env, 'PDS', true),
     nhsNumberRange: numberRange(env, 'NHS_NUMBER_RANGE', '9990000000-9999999999'),
+    auth: authMode(env),
+    accessTokenSeconds: integer(env, 'ACCESS_TOKEN_SECONDS', 300, 1),
   };
+  if (config.accessTokenSeconds > 86_400) throw new Error(`ACCESS_TOKEN_SECONDS must be at most 86400 (got '${env.ACCESS_TOKEN_SECONDS}')`);
+  if (env.SMART_CLIENTS) config.smartClients = env.SMART_CLIENTS;
   if (env.BASE_URL) config.baseUrl = env.BASE_URL.replace(/\/+$/, '');
   if (env.MONGODB_URI) config.mongodbUri = env.MONGODB_URI;
   return config;

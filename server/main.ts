@@ -10,7 +10,23 @@ async function main(): Promise<void> {
   // The MongoDB URI is never logged: it may carry credentials.
   const store = config.mongodbUri ? { store: 'mongodb' } : { store: 'sqlite', dataDir: config.dataDir };
   logger.info({ port: server.port, url: server.url, ...store }, `vertebra listening: FHIR base ${server.url}`);
-  logger.warn('Authorization is not implemented yet: this endpoint is open to anyone who can reach it');
+  if (!server.auth) {
+    logger.warn('AUTH=off: no authorization server runs, and FHIR requests are not checked. Use this for local trials and conformance runs only');
+  } else {
+    const endpoints = server.auth.endpoints(config.baseUrl ?? `http://localhost:${server.port}/fhir`)!;
+    const clients = server.auth.clients;
+    if (clients.size === 0) {
+      logger.info({ token_endpoint: endpoints.token },
+        `No SMART clients are registered. To get a first token: put a backend-services client (its public key in jwks) in a JSON file, `
+        + `restart with SMART_CLIENTS=<that file>, and POST a signed client assertion to ${endpoints.token}; `
+        + `README "Authorization (in progress)" has a copy-paste example`);
+    } else {
+      // Ids and names only: never a secret.
+      logger.info({ clients: clients.all().map((c) => c.clientId), file: clients.source, token_endpoint: endpoints.token },
+        `${clients.size} SMART client(s) registered; tokens at ${endpoints.token}, discovery at ${endpoints.fhir}/.well-known/smart-configuration`);
+    }
+    logger.warn('Access tokens are issued, but FHIR requests are not checked against them yet: this endpoint is open to anyone who can reach it');
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

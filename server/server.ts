@@ -12,6 +12,7 @@ import { HookRegistry } from '../resources/hooks.js';
 import { searchParameterHooks } from '../resources/search-parameter.js';
 import { registerSpine } from '../resources/spine.js';
 import { allOfTypePlan } from '../search/canonical.js';
+import { createAuthServer, type AuthServer } from '../auth/authorization-server.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 
@@ -20,6 +21,8 @@ export interface RunningServer {
   url: string;
   port: number;
   engine: InteractionEngine;
+  /** The SMART authorization server (absent with AUTH=off). */
+  auth?: AuthServer;
   close(): Promise<void>;
 }
 
@@ -42,7 +45,17 @@ export async function openStore(config: Config): Promise<Store> {
 export async function serveStore(config: Config, logger: Logger, store: Store): Promise<RunningServer> {
   warmSchemaValidator();
   const engine = await buildEngine(store, logger, config);
-  const app = createApp({ config, engine, logger });
+  let auth: AuthServer | undefined;
+  try {
+    auth = config.auth === 'smart' ? await createAuthServer({
+      dataDir: config.dataDir, fhirBaseUrl: config.baseUrl, clientsFile: config.smartClients,
+      accessTokenSeconds: config.accessTokenSeconds, logger: logger.child({ component: 'auth' }),
+    }) : undefined;
+  } catch (err) {
+    await store.close(); // a bad SMART_CLIENTS file must not leave the store open
+    throw err;
+  }
+  const app = createApp({ config, engine, logger, auth });
   const http: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
@@ -51,6 +64,7 @@ export async function serveStore(config: Config, logger: Logger, store: Store): 
     url: config.baseUrl ?? `http://localhost:${port}/fhir`,
     port,
     engine,
+    auth,
     async close() {
       await new Promise<void>((resolve) => {
         http.close(() => resolve());

@@ -1,0 +1,359 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { join } from 'node:path';
+import OAuth2Server from '@node-oauth/oauth2-server';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { JWT_BEARER, verifyClientAssertion } from './assertion.js';
+import { ClientRegistry, loadClients, type RegisteredClient } from './clients.js';
+import { endpointsFor, smartConfiguration, type Endpoints } from './discovery.js';
+import { ExpiringSet } from './expiring-set.js';
+import { grantScopes } from './grant.js';
+import { KeyStore } from './keys.js';
+import { OAuthHttpError, oauthErrors } from './oauth-error.js';
+import { InvalidAccessTokenError, issueAccessToken, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
+
+/**
+ * The SMART authorization server's token side: POST /auth/token (client_credentials with SMART
+ * Backend Services private_key_jwt, or HTTP Basic for client_secret_basic clients), POST
+ * /auth/introspect (RFC 7662), POST /auth/revoke (RFC 7009), GET /auth/jwks.json, and the
+ * discovery document served at <fhir base>/.well-known/smart-configuration.
+ *
+ * The token grant runs on @node-oauth/oauth2-server: its model (below) looks clients up, narrows
+ * the scope, mints the JWT and "saves" it (tokens are self-contained JWTs; only revocations are
+ * stored). The library authenticates clients by client_id + client_secret only; it has no
+ * RFC 7523 client assertions. So a request carrying `client_assertion` is verified here first
+ * (auth/assertion.ts, with jose), and only then handed to the library as a request for that
+ * client_id with no secret: the grant is configured not to demand a secret for client_credentials,
+ * and the model's getClient returns a client without a secret only when this very request's
+ * assertion authenticated it (AsyncLocalStorage carries that per request), so a bare client_id
+ * authenticates nobody.
+ */
+
+export interface AuthLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface AuthOptions {
+  dataDir: string;
+  /** The public FHIR base URL (BASE_URL); when absent, derived from each request's Host as the FHIR routes do. */
+  fhirBaseUrl?: string;
+  /** SMART_CLIENTS: the client metadata file; no file means no clients. */
+  clientsFile?: string;
+  accessTokenSeconds: number;
+  logger: AuthLogger;
+}
+
+export interface AuthServer {
+  /** Mounted at /auth by server/app.ts. */
+  router: express.Router;
+  /** GET <fhir base>/.well-known/smart-configuration */
+  discovery: (req: Request, res: Response) => void;
+  clients: ClientRegistry;
+  keys: KeyStore;
+  /** The endpoint URLs for a FHIR base (the configured one when no base is given and BASE_URL is set). */
+  endpoints(fhirBase?: string): Endpoints | undefined;
+  /**
+   * Verifies an access token presented to the FHIR endpoint at `fhirBase` (default: BASE_URL);
+   * returns its claims or throws InvalidAccessTokenError. For the enforcement step.
+   */
+  verifyAccessToken(token: string, fhirBase?: string): Promise<AccessTokenClaims>;
+}
+
+interface TokenRequestContext {
+  endpoints: Endpoints;
+  /** Set only after this request's client assertion verified. */
+  assertedClientId?: string;
+  claims?: AccessTokenClaims;
+}
+
+/** The library's client object, carrying our registration. */
+interface LibClient extends OAuth2Server.Client {
+  registration: RegisteredClient;
+}
+
+export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
+  const { logger } = opts;
+  const keys = await KeyStore.open(join(opts.dataDir, 'keys'), logger);
+  const clients = opts.clientsFile ? await loadClients(opts.clientsFile) : new ClientRegistry();
+  const revoked = new ExpiringSet(join(opts.dataDir, 'auth', 'revoked-tokens.jsonl'));
+  const seenAssertions = new ExpiringSet(join(opts.dataDir, 'auth', 'client-assertion-jti.jsonl'));
+  const context = new AsyncLocalStorage<TokenRequestContext>();
+
+  const fhirBaseOf = (req: Request) => opts.fhirBaseUrl ?? `${req.protocol}://${req.get('host')}/fhir`;
+  const endpointsOf = (req: Request) => endpointsFor(fhirBaseOf(req));
+  const verify = (token: string, e: Endpoints) => verifyAccessToken(token, { keys, revoked, issuer: e.issuer, audience: e.fhir });
+
+  const libClient = (registration: RegisteredClient): LibClient => ({
+    id: registration.clientId, grants: registration.grantTypes, redirectUris: registration.redirectUris, registration,
+  });
+  const ctx = (): TokenRequestContext => {
+    const c = context.getStore();
+    if (!c) throw new Error('token request context missing');
+    return c;
+  };
+
+  const model: OAuth2Server.ClientCredentialsModel = {
+    async getClient(clientId: string, clientSecret: string | undefined) {
+      if (clientSecret) {
+        const client = clients.authenticateSecret(clientId, clientSecret);
+        return client ? libClient(client) : false;
+      }
+      const client = clients.get(clientId);
+      return client && context.getStore()?.assertedClientId === clientId ? libClient(client) : false;
+    },
+    // A backend-services token acts for the client itself: there is no user.
+    async getUserFromClient(client) {
+      return { clientId: client.id };
+    },
+    async validateScope(_user, client, scope) {
+      if (!scope || scope.length === 0) throw new OAuth2Server.InvalidScopeError('scope is required: ask for the system/ scopes the client needs');
+      const granted = grantScopes(scope.join(' '), (client as LibClient).registration.scope, ['system']);
+      if (granted.length === 0) {
+        throw new OAuth2Server.InvalidScopeError('none of the requested scopes is registered for this client (client_credentials grants system/ scopes only)');
+      }
+      return granted;
+    },
+    async generateAccessToken(client, _user, scope) {
+      const c = ctx();
+      const { token, claims } = await issueAccessToken(keys, {
+        issuer: c.endpoints.issuer, audience: c.endpoints.fhir, clientId: client.id, scope: scope.join(' '), lifetimeSeconds: opts.accessTokenSeconds,
+      });
+      c.claims = claims;
+      return token;
+    },
+    // Tokens are self-contained JWTs: nothing to store but the fact (logged without the token).
+    async saveToken(token, client, user) {
+      const claims = ctx().claims!;
+      logger.info({ client_id: claims.client_id, scope: claims.scope, jti: claims.jti, exp: claims.exp }, 'access token issued');
+      return { ...token, accessTokenExpiresAt: new Date(claims.exp * 1000), client, user };
+    },
+    async getAccessToken(accessToken) {
+      // Only for the library's authenticate(), which vertebra does not use: FHIR enforcement calls verifyAccessToken.
+      if (!opts.fhirBaseUrl) return false;
+      try {
+        const claims = await verify(accessToken, endpointsFor(opts.fhirBaseUrl));
+        const client = clients.get(claims.client_id);
+        if (!client) return false;
+        return { accessToken, accessTokenExpiresAt: new Date(claims.exp * 1000), scope: claims.scope.split(' '), client: libClient(client), user: { clientId: claims.client_id } };
+      } catch {
+        return false;
+      }
+    },
+  };
+  const oauth = new OAuth2Server({
+    model,
+    accessTokenLifetime: opts.accessTokenSeconds,
+    // The library would otherwise demand a client_secret; client authentication is enforced by
+    // getClient above (secret, or this request's verified assertion), never skipped.
+    requireClientAuthentication: { client_credentials: false },
+  });
+
+  /** Client authentication for introspection and revocation: a client assertion or HTTP Basic. */
+  async function authenticateClient(req: Request, form: Map<string, string>, audiences: string[]): Promise<RegisteredClient> {
+    const method = clientAuthMethod(req, form);
+    if (method === 'assertion') {
+      const client = await verifyClientAssertion(form.get('client_assertion')!, {
+        clients, audiences, seen: seenAssertions, onKeyFetchError: keyFetchError,
+      });
+      if (form.has('client_id') && form.get('client_id') !== client.clientId) throw oauthErrors.invalidClient('client_id does not match the client_assertion');
+      return client;
+    }
+    const basic = parseBasic(req.get('authorization')!);
+    const client = basic && clients.authenticateSecret(basic.id, basic.secret);
+    if (!client) throw oauthErrors.invalidClient('client authentication failed', true);
+    return client;
+  }
+
+  function keyFetchError(client: RegisteredClient, err: Error): void {
+    logger.warn({ client_id: client.clientId, jwks_uri: client.jwksUri, err: err.message }, "cannot fetch a client's jwks_uri");
+  }
+
+  const router = express.Router();
+
+  router.post('/token', async (req, res) => {
+    const form = parseForm(req);
+    const endpoints = endpointsOf(req);
+    const grantType = form.get('grant_type');
+    if (!grantType) throw oauthErrors.invalidRequest('grant_type is required');
+    if (grantType !== 'client_credentials') {
+      throw oauthErrors.unsupportedGrantType('only client_credentials (SMART Backend Services) is supported so far; authorization_code arrives with the app launch step');
+    }
+    const c: TokenRequestContext = { endpoints };
+    const body: Record<string, string> = { grant_type: grantType };
+    if (form.has('scope')) body.scope = form.get('scope')!;
+    const headers = { ...req.headers } as Record<string, string>;
+    if (clientAuthMethod(req, form) === 'assertion') {
+      const client = await verifyClientAssertion(form.get('client_assertion')!, {
+        clients, audiences: [endpoints.token], seen: seenAssertions, onKeyFetchError: keyFetchError,
+      });
+      if (form.has('client_id') && form.get('client_id') !== client.clientId) throw oauthErrors.invalidClient('client_id does not match the client_assertion');
+      c.assertedClientId = client.clientId;
+      body.client_id = client.clientId;
+    }
+    const request = new OAuth2Server.Request({ method: 'POST', headers, query: {}, body });
+    const response = new OAuth2Server.Response({ headers: {} });
+    try {
+      await context.run(c, () => oauth.token(request, response));
+    } catch (err) {
+      throw fromLibraryError(err, logger);
+    }
+    for (const [k, v] of Object.entries(response.headers ?? {})) res.setHeader(k, v as string);
+    res.status(response.status ?? 200).json(response.body);
+  });
+
+  router.post('/introspect', async (req, res) => {
+    const form = parseForm(req);
+    const endpoints = endpointsOf(req);
+    await authenticateClient(req, form, [endpoints.token, endpoints.introspect]);
+    const token = form.get('token');
+    if (!token) throw oauthErrors.invalidRequest('token is required');
+    noStore(res);
+    let claims: AccessTokenClaims;
+    try {
+      claims = await verify(token, endpoints);
+    } catch (err) {
+      if (err instanceof InvalidAccessTokenError) {
+        res.status(200).json({ active: false });
+        return;
+      }
+      throw err;
+    }
+    res.status(200).json({
+      active: true, scope: claims.scope, client_id: claims.client_id, sub: claims.sub, token_type: 'Bearer',
+      exp: claims.exp, iat: claims.iat, iss: claims.iss, aud: claims.aud, jti: claims.jti,
+    });
+  });
+
+  router.post('/revoke', async (req, res) => {
+    const form = parseForm(req);
+    const endpoints = endpointsOf(req);
+    const client = await authenticateClient(req, form, [endpoints.token, endpoints.revoke]);
+    const token = form.get('token');
+    if (!token) throw oauthErrors.invalidRequest('token is required');
+    noStore(res);
+    let claims: AccessTokenClaims | undefined;
+    try {
+      claims = await verify(token, endpoints);
+    } catch (err) {
+      // RFC 7009 §2.2: an invalid, expired or already revoked token is answered 200 all the same.
+      if (!(err instanceof InvalidAccessTokenError)) throw err;
+    }
+    if (claims) {
+      if (claims.client_id !== client.clientId) throw oauthErrors.unauthorizedClient('the token was not issued to this client');
+      revoked.addIfAbsent(claims.jti, claims.exp);
+      logger.info({ client_id: claims.client_id, jti: claims.jti }, 'access token revoked');
+    }
+    res.status(200).end();
+  });
+
+  router.get('/jwks.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.status(200).json(keys.jwks());
+  });
+
+  router.all('/authorize', () => {
+    throw new OAuthHttpError(400, 'unsupported_response_type',
+      'The authorization code flow (SMART app launch) is not available yet; only backend services tokens (client_credentials) are issued');
+  });
+  for (const [path, allow] of [['/token', 'POST'], ['/introspect', 'POST'], ['/revoke', 'POST'], ['/jwks.json', 'GET, HEAD']] as const) {
+    router.all(path, () => {
+      throw new OAuthHttpError(405, 'invalid_request', `${path.slice(1)} accepts ${allow} only`, { Allow: allow });
+    });
+  }
+  router.use(() => {
+    throw new OAuthHttpError(404, 'not_found', 'No such authorization endpoint');
+  });
+  router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    let e: OAuthHttpError;
+    if (err instanceof OAuthHttpError) e = err;
+    else {
+      logger.error({ err }, 'authorization server error');
+      e = new OAuthHttpError(500, 'server_error', 'The authorization server could not answer; see its log');
+    }
+    if (res.headersSent) return;
+    for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+    noStore(res);
+    res.status(e.status).json(e.body());
+  });
+
+  return {
+    router,
+    discovery(req, res) {
+      res.setHeader('Cache-Control', 'no-cache');
+      res.status(200).json(smartConfiguration(endpointsOf(req)));
+    },
+    clients,
+    keys,
+    endpoints(fhirBase = opts.fhirBaseUrl) {
+      return fhirBase ? endpointsFor(fhirBase) : undefined;
+    },
+    verifyAccessToken(token, fhirBase = opts.fhirBaseUrl) {
+      if (!fhirBase) return Promise.reject(new Error('verifyAccessToken needs the FHIR base URL the token was presented to (BASE_URL is not set)'));
+      return verify(token, endpointsFor(fhirBase));
+    },
+  };
+}
+
+function noStore(res: Response): void {
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Pragma', 'no-cache');
+}
+
+/**
+ * Which client authentication the request uses; exactly one is allowed (RFC 6749 §2.3). The
+ * library itself reads HTTP Basic at the token endpoint; client_secret in the body
+ * (client_secret_post) is not offered.
+ */
+function clientAuthMethod(req: Request, form: Map<string, string>): 'assertion' | 'basic' {
+  const assertion = form.has('client_assertion') || form.has('client_assertion_type');
+  const basic = req.get('authorization') !== undefined;
+  if (assertion && (basic || form.has('client_secret'))) throw oauthErrors.invalidRequest('use exactly one client authentication method');
+  if (assertion) {
+    if (form.get('client_assertion_type') !== JWT_BEARER) throw oauthErrors.invalidRequest(`client_assertion_type must be ${JWT_BEARER}`);
+    if (!form.get('client_assertion')) throw oauthErrors.invalidRequest('client_assertion is required with client_assertion_type');
+    return 'assertion';
+  }
+  if (form.has('client_secret')) throw oauthErrors.invalidClient('client_secret in the body is not supported: send it with HTTP Basic (client_secret_basic)');
+  if (!basic) throw oauthErrors.invalidClient('client authentication is required: a private_key_jwt client_assertion, or HTTP Basic');
+  if (!/^Basic /i.test(req.get('authorization')!)) throw oauthErrors.invalidClient('only the Basic scheme authenticates a client here', true);
+  return 'basic';
+}
+
+/** RFC 6749 §2.3.1: client id and secret are form-urlencoded, then Basic-encoded. */
+function parseBasic(header: string): { id: string; secret: string } | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  const un = (s: string) => {
+    try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch { return s; }
+  };
+  return { id: un(decoded.slice(0, colon)), secret: un(decoded.slice(colon + 1)) };
+}
+
+/** The form body; a parameter given twice is refused (RFC 6749 §3.1, §3.2). */
+function parseForm(req: Request): Map<string, string> {
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(req.get('content-type') ?? '')) {
+    throw oauthErrors.invalidRequest('the body must be application/x-www-form-urlencoded');
+  }
+  const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+  const form = new Map<string, string>();
+  for (const [k, v] of new URLSearchParams(raw)) {
+    if (form.has(k)) throw oauthErrors.invalidRequest(`parameter ${/^[a-z_]{1,40}$/.test(k) ? k : '(unnamed)'} is repeated`);
+    form.set(k, v);
+  }
+  return form;
+}
+
+/** An error from @node-oauth/oauth2-server as our RFC 6749 error; server errors keep their cause in the log only. */
+function fromLibraryError(err: unknown, logger: AuthLogger): OAuthHttpError {
+  if (err instanceof OAuthHttpError) return err;
+  if (err instanceof OAuth2Server.OAuthError && err.code < 500) {
+    const headers: Record<string, string> = err.code === 401 ? { 'WWW-Authenticate': 'Basic realm="vertebra", charset="UTF-8"' } : {};
+    return new OAuthHttpError(err.code, err.name as OAuthHttpError['error'], err.message, headers);
+  }
+  logger.error({ err }, 'token endpoint error');
+  return new OAuthHttpError(500, 'server_error', 'The token endpoint could not answer; see the server log');
+}

@@ -6,10 +6,13 @@ import { JWT_BEARER, verifyClientAssertion } from './assertion.js';
 import { ClientRegistry, loadClients, type RegisteredClient } from './clients.js';
 import { endpointsFor, smartConfiguration, type Endpoints } from './discovery.js';
 import { ExpiringSet } from './expiring-set.js';
+import { AccountStore } from './accounts.js';
 import { grantScopes } from './grant.js';
+import { AuthorizationCodes, isAuthorizedUser, LaunchContexts, RefreshTokens, type AuthorizedUser } from './grant-store.js';
+import { interactiveRoutes, type PatientFinder } from './login-flow.js';
 import { KeyStore } from './keys.js';
 import { OAuthHttpError, oauthErrors } from './oauth-error.js';
-import { InvalidAccessTokenError, issueAccessToken, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
+import { InvalidAccessTokenError, issueAccessToken, issueIdToken, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
 
 /**
  * The SMART authorization server's token side: POST /auth/token (client_credentials with SMART
@@ -42,7 +45,18 @@ export interface AuthOptions {
   clientsFile?: string;
   accessTokenSeconds: number;
   logger: AuthLogger;
+  /** Staff accounts file; default `<dataDir>/auth/accounts.json`. */
+  accountsFile?: string;
+  /** Looks a patient up by id for the standalone-launch picker (labels, NHS number search); absent = ids are taken as typed. */
+  findPatient?: PatientFinder;
 }
+
+/** Authorization codes live at most this long (SMART/RFC 6749: short-lived). */
+export const AUTHORIZATION_CODE_SECONDS = 60;
+/** offline_access refresh tokens: each rotation lasts this long. */
+export const OFFLINE_REFRESH_SECONDS = 30 * 86_400;
+/** online_access refresh tokens: valid until this long after the user signed in, rotation does not extend it. */
+export const ONLINE_REFRESH_SECONDS = 12 * 3600;
 
 export interface AuthServer {
   /** Mounted at /auth by server/app.ts. */
@@ -51,6 +65,7 @@ export interface AuthServer {
   discovery: (req: Request, res: Response) => void;
   clients: ClientRegistry;
   keys: KeyStore;
+  accounts: AccountStore;
   /** The endpoint URLs for a FHIR base (the configured one when no base is given and BASE_URL is set). */
   endpoints(fhirBase?: string): Endpoints | undefined;
   /**
@@ -60,15 +75,21 @@ export interface AuthServer {
   verifyAccessToken(token: string, fhirBase?: string): Promise<AccessTokenClaims>;
 }
 
-interface TokenRequestContext {
+export interface TokenRequestContext {
   endpoints: Endpoints;
+  /** The token grant type, or 'authorize' while the consent page's Allow issues a code. */
+  grantType: string;
   /** Set only after this request's client assertion verified. */
   assertedClientId?: string;
   claims?: AccessTokenClaims;
+  /** 'authorize': the scopes the user consented to (validateScope returns exactly these). */
+  grantedScope?: string[];
+  /** refresh_token: the family of the token being rotated. */
+  refreshFamily?: string;
 }
 
 /** The library's client object, carrying our registration. */
-interface LibClient extends OAuth2Server.Client {
+export interface LibClient extends OAuth2Server.Client {
   registration: RegisteredClient;
 }
 
@@ -79,6 +100,10 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
   const revoked = new ExpiringSet(join(opts.dataDir, 'auth', 'revoked-tokens.jsonl'));
   const seenAssertions = new ExpiringSet(join(opts.dataDir, 'auth', 'client-assertion-jti.jsonl'));
   const context = new AsyncLocalStorage<TokenRequestContext>();
+  const accounts = new AccountStore(opts.accountsFile ?? join(opts.dataDir, 'auth', 'accounts.json'));
+  const codes = new AuthorizationCodes();
+  const refreshTokens = new RefreshTokens(join(opts.dataDir, 'auth', 'refresh-tokens.json'));
+  const launches = new LaunchContexts();
 
   const fhirBaseOf = (req: Request) => opts.fhirBaseUrl ?? `${req.protocol}://${req.get('host')}/fhir`;
   const endpointsOf = (req: Request) => endpointsFor(fhirBaseOf(req));
@@ -93,20 +118,30 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
     return c;
   };
 
-  const model: OAuth2Server.ClientCredentialsModel = {
-    async getClient(clientId: string, clientSecret: string | undefined) {
+  type Model = OAuth2Server.ClientCredentialsModel & OAuth2Server.AuthorizationCodeModel & OAuth2Server.RefreshTokenModel;
+  const model: Model = {
+    async getClient(clientId: string, clientSecret: string | undefined | null) {
       if (clientSecret) {
         const client = clients.authenticateSecret(clientId, clientSecret);
         return client ? libClient(client) : false;
       }
       const client = clients.get(clientId);
-      return client && context.getStore()?.assertedClientId === clientId ? libClient(client) : false;
+      if (!client) return false;
+      const c = context.getStore();
+      // The authorization endpoint identifies the client; it does not authenticate it.
+      if (c?.grantType === 'authorize') return libClient(client);
+      // A public client has nothing to authenticate with: PKCE (required at /authorize) binds the code to it.
+      if (client.authMethod === 'none' && c && c.grantType !== 'client_credentials') return libClient(client);
+      return c?.assertedClientId === clientId ? libClient(client) : false;
     },
     // A backend-services token acts for the client itself: there is no user.
     async getUserFromClient(client) {
       return { clientId: client.id };
     },
     async validateScope(_user, client, scope) {
+      const c = ctx();
+      if (c.grantType === 'authorize') return c.grantedScope ?? false;
+      if (c.grantType === 'authorization_code') return scope ?? false; // granted at /authorize, carried by the code
       if (!scope || scope.length === 0) throw new OAuth2Server.InvalidScopeError('scope is required: ask for the system/ scopes the client needs');
       const granted = grantScopes(scope.join(' '), (client as LibClient).registration.scope, ['system']);
       if (granted.length === 0) {
@@ -114,19 +149,81 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
       }
       return granted;
     },
-    async generateAccessToken(client, _user, scope) {
+    async generateAccessToken(client, user, scope) {
       const c = ctx();
+      const u = isAuthorizedUser(user) ? user : undefined;
       const { token, claims } = await issueAccessToken(keys, {
         issuer: c.endpoints.issuer, audience: c.endpoints.fhir, clientId: client.id, scope: scope.join(' '), lifetimeSeconds: opts.accessTokenSeconds,
+        user: u && { sub: u.username, fhirUser: u.fhirUser, roles: u.roles, patient: u.patient, encounter: u.encounter },
       });
       c.claims = claims;
       return token;
     },
-    // Tokens are self-contained JWTs: nothing to store but the fact (logged without the token).
+    // Refresh tokens are minted in saveToken, and only when offline_access or online_access was granted.
+    async generateRefreshToken() {
+      return undefined as unknown as string;
+    },
+    // Access tokens are self-contained JWTs: nothing to store but the fact (logged without the token).
     async saveToken(token, client, user) {
-      const claims = ctx().claims!;
-      logger.info({ client_id: claims.client_id, scope: claims.scope, jti: claims.jti, exp: claims.exp }, 'access token issued');
-      return { ...token, accessTokenExpiresAt: new Date(claims.exp * 1000), client, user };
+      const c = ctx();
+      const claims = c.claims!;
+      logger.info({ client_id: claims.client_id, sub: claims.sub, scope: claims.scope, jti: claims.jti, exp: claims.exp }, 'access token issued');
+      const saved: OAuth2Server.Token = {
+        accessToken: token.accessToken, accessTokenExpiresAt: new Date(claims.exp * 1000), scope: token.scope, client, user,
+      };
+      if (!isAuthorizedUser(user)) return saved;
+      const scope = token.scope ?? [];
+      if (scope.includes('offline_access') || scope.includes('online_access')) {
+        const expiresAt = scope.includes('offline_access')
+          ? Math.floor(Date.now() / 1000) + OFFLINE_REFRESH_SECONDS
+          : user.authTime + ONLINE_REFRESH_SECONDS;
+        saved.refreshToken = refreshTokens.issue({ clientId: client.id, scope, user, expiresAt, family: c.refreshFamily });
+        saved.refreshTokenExpiresAt = new Date(expiresAt * 1000);
+      }
+      // SMART launch context and identity in the token response (custom attributes of the library).
+      if (user.patient) {
+        saved.patient = user.patient;
+        saved.need_patient_banner = true;
+      }
+      if (user.encounter) saved.encounter = user.encounter;
+      if (scope.includes('fhirUser')) saved.fhirUser = user.fhirUser;
+      if (scope.includes('openid')) {
+        saved.id_token = await issueIdToken(keys, {
+          issuer: c.endpoints.issuer, clientId: client.id, sub: user.username, authTime: user.authTime, nonce: user.nonce,
+          fhirUser: scope.includes('fhirUser') ? user.fhirUser : undefined, lifetimeSeconds: opts.accessTokenSeconds,
+          name: scope.includes('profile') ? accounts.get(user.username)?.displayName : undefined,
+        });
+      }
+      return saved;
+    },
+    async saveAuthorizationCode(code, client, user) {
+      codes.save({
+        authorizationCode: code.authorizationCode, expiresAt: code.expiresAt, redirectUri: code.redirectUri, scope: code.scope ?? [],
+        codeChallenge: code.codeChallenge, codeChallengeMethod: code.codeChallengeMethod, clientId: client.id, user: user as AuthorizedUser,
+      });
+      return { ...code, client, user };
+    },
+    async getAuthorizationCode(authorizationCode) {
+      const stored = codes.get(authorizationCode);
+      const registration = stored && clients.get(stored.clientId);
+      if (!stored || !registration) return false;
+      return { ...stored, client: libClient(registration), user: stored.user };
+    },
+    async revokeAuthorizationCode(code) {
+      return codes.take(code.authorizationCode);
+    },
+    async getRefreshToken(refreshToken) {
+      const rec = refreshTokens.find(refreshToken);
+      const registration = rec && clients.get(rec.clientId);
+      const account = rec && accounts.get(rec.user.username);
+      if (!rec || !registration || !account) return false;
+      ctx().refreshFamily = rec.family;
+      // The account's current roles, not those at sign-in: a removed role stops at the next refresh.
+      const user: AuthorizedUser = { ...rec.user, roles: account.roles };
+      return { refreshToken, refreshTokenExpiresAt: new Date(rec.expiresAt * 1000), scope: rec.scope, client: libClient(registration), user };
+    },
+    async revokeToken(token) {
+      return refreshTokens.use(token.refreshToken);
     },
     async getAccessToken(accessToken) {
       // Only for the library's authenticate(), which vertebra does not use: FHIR enforcement calls verifyAccessToken.
@@ -146,7 +243,13 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
     accessTokenLifetime: opts.accessTokenSeconds,
     // The library would otherwise demand a client_secret; client authentication is enforced by
     // getClient above (secret, or this request's verified assertion), never skipped.
-    requireClientAuthentication: { client_credentials: false },
+    // Public clients (token_endpoint_auth_method none) authenticate by PKCE only; confidential
+    // ones still must, which getClient enforces.
+    requireClientAuthentication: { client_credentials: false, authorization_code: false, refresh_token: false },
+    authorizationCodeLifetime: AUTHORIZATION_CODE_SECONDS,
+    refreshTokenLifetime: OFFLINE_REFRESH_SECONDS,
+    allowExtendedTokenAttributes: true,
+    alwaysIssueNewRefreshToken: true,
   });
 
   /** Client authentication for introspection and revocation: a client assertion or HTTP Basic. */
@@ -176,14 +279,19 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
     const endpoints = endpointsOf(req);
     const grantType = form.get('grant_type');
     if (!grantType) throw oauthErrors.invalidRequest('grant_type is required');
-    if (grantType !== 'client_credentials') {
-      throw oauthErrors.unsupportedGrantType('only client_credentials (SMART Backend Services) is supported so far; authorization_code arrives with the app launch step');
+    if (!['client_credentials', 'authorization_code', 'refresh_token'].includes(grantType)) {
+      throw oauthErrors.unsupportedGrantType('grant_type must be client_credentials, authorization_code or refresh_token');
     }
-    const c: TokenRequestContext = { endpoints };
+    const c: TokenRequestContext = { endpoints, grantType };
     const body: Record<string, string> = { grant_type: grantType };
-    if (form.has('scope')) body.scope = form.get('scope')!;
+    for (const k of ['scope', 'code', 'code_verifier', 'redirect_uri', 'refresh_token']) if (form.has(k)) body[k] = form.get(k)!;
     const headers = { ...req.headers } as Record<string, string>;
-    if (clientAuthMethod(req, form) === 'assertion') {
+    const method = clientAuthMethod(req, form, grantType !== 'client_credentials');
+    if (method === 'none') {
+      if (!form.get('client_id')) throw oauthErrors.invalidClient('client authentication is required: private_key_jwt, HTTP Basic, or client_id for a public client');
+      body.client_id = form.get('client_id')!;
+    }
+    if (method === 'assertion') {
       const client = await verifyClientAssertion(form.get('client_assertion')!, {
         clients, audiences: [endpoints.token], seen: seenAssertions, onKeyFetchError: keyFetchError,
       });
@@ -252,10 +360,10 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
     res.status(200).json(keys.jwks());
   });
 
-  router.all('/authorize', () => {
-    throw new OAuthHttpError(400, 'unsupported_response_type',
-      'The authorization code flow (SMART app launch) is not available yet; only backend services tokens (client_credentials) are issued');
-  });
+  router.use(interactiveRoutes({
+    oauth, context, clients, accounts, launches, logger, endpointsOf, libClient, findPatient: opts.findPatient,
+    verifyBearer: (token, e) => verify(token, e),
+  }));
   for (const [path, allow] of [['/token', 'POST'], ['/introspect', 'POST'], ['/revoke', 'POST'], ['/jwks.json', 'GET, HEAD']] as const) {
     router.all(path, () => {
       throw new OAuthHttpError(405, 'invalid_request', `${path.slice(1)} accepts ${allow} only`, { Allow: allow });
@@ -285,6 +393,7 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
     },
     clients,
     keys,
+    accounts,
     endpoints(fhirBase = opts.fhirBaseUrl) {
       return fhirBase ? endpointsFor(fhirBase) : undefined;
     },
@@ -305,7 +414,7 @@ function noStore(res: Response): void {
  * library itself reads HTTP Basic at the token endpoint; client_secret in the body
  * (client_secret_post) is not offered.
  */
-function clientAuthMethod(req: Request, form: Map<string, string>): 'assertion' | 'basic' {
+function clientAuthMethod(req: Request, form: Map<string, string>, allowNone = false): 'assertion' | 'basic' | 'none' {
   const assertion = form.has('client_assertion') || form.has('client_assertion_type');
   const basic = req.get('authorization') !== undefined;
   if (assertion && (basic || form.has('client_secret'))) throw oauthErrors.invalidRequest('use exactly one client authentication method');
@@ -315,6 +424,7 @@ function clientAuthMethod(req: Request, form: Map<string, string>): 'assertion' 
     return 'assertion';
   }
   if (form.has('client_secret')) throw oauthErrors.invalidClient('client_secret in the body is not supported: send it with HTTP Basic (client_secret_basic)');
+  if (!basic && allowNone) return 'none';
   if (!basic) throw oauthErrors.invalidClient('client authentication is required: a private_key_jwt client_assertion, or HTTP Basic');
   if (!/^Basic /i.test(req.get('authorization')!)) throw oauthErrors.invalidClient('only the Basic scheme authenticates a client here', true);
   return 'basic';
@@ -351,8 +461,10 @@ function parseForm(req: Request): Map<string, string> {
 function fromLibraryError(err: unknown, logger: AuthLogger): OAuthHttpError {
   if (err instanceof OAuthHttpError) return err;
   if (err instanceof OAuth2Server.OAuthError && err.code < 500) {
-    const headers: Record<string, string> = err.code === 401 ? { 'WWW-Authenticate': 'Basic realm="vertebra", charset="UTF-8"' } : {};
-    return new OAuthHttpError(err.code, err.name as OAuthHttpError['error'], err.message, headers);
+    // invalid_client is always 401 here, as our own client checks answer it (RFC 6749 §5.2 allows it).
+    const status = err.name === 'invalid_client' ? 401 : err.code;
+    const headers: Record<string, string> = status === 401 ? { 'WWW-Authenticate': 'Basic realm="vertebra", charset="UTF-8"' } : {};
+    return new OAuthHttpError(status, err.name as OAuthHttpError['error'], err.message, headers);
   }
   logger.error({ err }, 'token endpoint error');
   return new OAuthHttpError(500, 'server_error', 'The token endpoint could not answer; see the server log');

@@ -37,22 +37,26 @@ export function endpointsFor(fhirBase: string): Endpoints {
   };
 }
 
-/** Scopes a backend-services client may ask for (scopes_supported is a RECOMMENDED hint, not the full grammar). */
-export const SCOPES_SUPPORTED = ['system/*.cruds', 'system/*.rs', 'system/*.read', 'system/*.write', 'system/*.*'];
+/** A hint of the scopes clients may ask for (scopes_supported is RECOMMENDED, not the full grammar). */
+export const SCOPES_SUPPORTED = [
+  'openid', 'fhirUser', 'profile', 'launch', 'launch/patient', 'launch/encounter', 'offline_access', 'online_access',
+  'patient/*.rs', 'patient/*.read', 'user/*.rs', 'user/*.read', 'user/*.cruds',
+  'system/*.cruds', 'system/*.rs', 'system/*.read', 'system/*.write', 'system/*.*',
+];
 
 /**
  * Fields (SMART App Launch 2.x, well-known smart-configuration): REQUIRED token_endpoint,
- * grant_types_supported, capabilities, code_challenge_methods_supported (S256, never plain);
- * authorization_endpoint is required once a launch capability is offered and is published now at
- * its planned path (`/auth/authorize`, which answers unsupported_response_type until the
- * authorization code + PKCE step lands); issuer and jwks_uri (required with sso-openid-connect);
- * RECOMMENDED scopes_supported, response_types_supported, introspection_endpoint,
- * revocation_endpoint; token_endpoint_auth_methods_supported and (SMART Backend Services)
+ * grant_types_supported, capabilities, code_challenge_methods_supported (S256, never plain),
+ * authorization_endpoint; issuer and jwks_uri (required with sso-openid-connect); RECOMMENDED
+ * scopes_supported, response_types_supported, introspection_endpoint, revocation_endpoint;
+ * token_endpoint_auth_methods_supported and (SMART Backend Services)
  * token_endpoint_auth_signing_alg_values_supported.
  *
- * `capabilities` lists only what works today: backend services with asymmetric client
- * authentication, and both scope syntaxes. Launch, PKCE-for-public-clients, openid and context
- * capabilities arrive with the authorization code step.
+ * `capabilities` lists only what works and is tested: standalone launch (login, patient picker,
+ * consent) and EHR launch (POST /auth/launch contexts), public clients (PKCE) and confidential
+ * ones (client_secret_basic, private_key_jwt), OpenID Connect id_tokens with fhirUser, patient
+ * and encounter context with need_patient_banner, offline/online refresh tokens, patient- and
+ * user-level scopes in both syntaxes.
  */
 export function smartConfiguration(e: Endpoints): Record<string, unknown> {
   return {
@@ -60,12 +64,16 @@ export function smartConfiguration(e: Endpoints): Record<string, unknown> {
     jwks_uri: e.jwks,
     authorization_endpoint: e.authorize,
     token_endpoint: e.token,
-    token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_basic'],
+    token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_basic', 'none'],
     token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
-    grant_types_supported: ['client_credentials'],
+    grant_types_supported: ['authorization_code', 'client_credentials', 'refresh_token'],
     scopes_supported: SCOPES_SUPPORTED,
     response_types_supported: ['code'],
-    capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
+    capabilities: [
+      'launch-standalone', 'launch-ehr', 'client-public', 'client-confidential-symmetric', 'client-confidential-asymmetric',
+      'sso-openid-connect', 'context-standalone-patient', 'context-ehr-patient', 'context-ehr-encounter', 'context-banner',
+      'permission-offline', 'permission-online', 'permission-patient', 'permission-user', 'permission-v1', 'permission-v2',
+    ],
     code_challenge_methods_supported: ['S256'],
     introspection_endpoint: e.introspect,
     revocation_endpoint: e.revoke,

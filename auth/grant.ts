@@ -50,3 +50,24 @@ function intersect(r: ResourceScope, g: ResourceScope): string | undefined {
   const q = query.length ? `?${new URLSearchParams(query).toString()}` : '';
   return `${r.context}/${type}.${permissionString(perms)}${q}`;
 }
+
+/** The non-resource scopes of the authorization code grant (identity, launch context, refresh). */
+export const LAUNCH_SCOPES = ['openid', 'fhirUser', 'profile', 'launch', 'launch/patient', 'launch/encounter', 'offline_access', 'online_access'] as const;
+
+/**
+ * The scopes an authorization code request is granted: `patient/` and `user/` resource scopes as
+ * grantScopes intersects them, plus each identity/launch/refresh scope that is both requested and
+ * registered. `launch` is kept only with an EHR launch context (`ehrLaunch`); `system/` scopes
+ * never come from a user's authorization.
+ */
+export function grantUserScopes(requested: string, registered: string, ehrLaunch: boolean): string[] {
+  const want = new Set(requested.split(/\s+/).filter(Boolean));
+  const have = new Set(registered.split(/\s+/).filter(Boolean));
+  const granted = grantScopes(requested, registered, ['patient', 'user']);
+  for (const s of LAUNCH_SCOPES) {
+    if (!want.has(s) || !have.has(s)) continue;
+    if (s === 'launch' && !ehrLaunch) continue;
+    granted.push(s);
+  }
+  return granted;
+}

@@ -19,6 +19,11 @@ export interface AccessTokenClaims extends JWTPayload {
   iat: number;
   exp: number;
   jti: string;
+  /** User tokens (authorization code grant): the launch patient, encounter, fhirUser URL and RBAC roles. */
+  patient?: string;
+  encounter?: string;
+  fhirUser?: string;
+  roles?: string[];
 }
 
 export interface IssueRequest {
@@ -28,19 +33,51 @@ export interface IssueRequest {
   /** Granted scopes, space-separated. */
   scope: string;
   lifetimeSeconds: number;
+  /** A user's token: sub is the username instead of the client. */
+  user?: { sub: string; fhirUser?: string; roles: string[]; patient?: string; encounter?: string };
 }
 
 export async function issueAccessToken(keys: KeyStore, req: IssueRequest): Promise<{ token: string; claims: AccessTokenClaims }> {
   const key = keys.signingKey();
   const iat = Math.floor(Date.now() / 1000);
   const claims: AccessTokenClaims = {
-    iss: req.issuer, aud: req.audience, sub: req.clientId, client_id: req.clientId, scope: req.scope,
+    iss: req.issuer, aud: req.audience, sub: req.user?.sub ?? req.clientId, client_id: req.clientId, scope: req.scope,
     iat, exp: iat + req.lifetimeSeconds, jti: randomUUID(),
   };
+  if (req.user) {
+    if (req.user.patient) claims.patient = req.user.patient;
+    if (req.user.encounter) claims.encounter = req.user.encounter;
+    if (req.user.fhirUser) claims.fhirUser = req.user.fhirUser;
+    claims.roles = req.user.roles;
+  }
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
     .sign(key.privateKey);
   return { token, claims };
+}
+
+export interface IdTokenRequest {
+  issuer: string;
+  clientId: string;
+  sub: string;
+  fhirUser?: string;
+  authTime: number;
+  nonce?: string;
+  name?: string;
+  lifetimeSeconds: number;
+}
+
+/** An OpenID Connect id_token (SMART sso-openid-connect): aud is the client, signed with the server key. */
+export async function issueIdToken(keys: KeyStore, req: IdTokenRequest): Promise<string> {
+  const key = keys.signingKey();
+  const iat = Math.floor(Date.now() / 1000);
+  const claims: JWTPayload & Record<string, unknown> = {
+    iss: req.issuer, sub: req.sub, aud: req.clientId, iat, exp: iat + req.lifetimeSeconds, auth_time: req.authTime,
+  };
+  if (req.fhirUser) claims.fhirUser = req.fhirUser;
+  if (req.nonce) claims.nonce = req.nonce;
+  if (req.name) claims.name = req.name;
+  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' }).sign(key.privateKey);
 }
 
 /** Why a token was refused; the message is safe to show to the token's bearer. */

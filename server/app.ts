@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { requestIds } from './request-id.js';
 import { negotiate, sendFhir } from './representation.js';
 import { fhirRoutes } from './routes.js';
+import { accessControl } from './access.js';
 
 export interface AppDeps {
   config: Config;
@@ -80,6 +81,7 @@ export function createApp({ config, engine, logger, auth }: AppDeps): express.Ex
     app.use('/auth', auth.router);
     app.get('/fhir/.well-known/smart-configuration', auth.discovery);
   }
+  app.use('/fhir', accessControl(auth, config, engine)); // every FHIR request: one access decision (AUTH=off: none)
   app.use('/fhir', fhirRoutes(engine, config, startedAt, logger));
   app.use((req) => {
     throw errors.notFound(`No FHIR endpoint at ${req.path}`);

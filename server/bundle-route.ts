@@ -8,6 +8,8 @@ import type { Config } from './config.js';
 import { returnPreference } from './preconditions.js';
 import { jsonBody, sendFhir } from './representation.js';
 import { searchBundleText } from './search.js';
+import { decide, type Grant } from '../auth/access.js';
+import { accessRequestFor, forbidden } from './access.js';
 
 /** `POST /` with a batch or transaction Bundle (R4 http.html#transaction). */
 export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl: (req: Request) => string, logger: Logger) {
@@ -19,6 +21,7 @@ export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl
       throw errors.payloadTooLarge(`The Bundle has ${count} entries; this server accepts at most ${config.maxBundleEntries}`);
     }
     const base = baseUrl(req);
+    if (res.locals.grant) checkEntries(body, res.locals.grant as Grant, base);
     const options: BundleOptions = {
       runGet: (url) => runGet(req, engine, config, base, url),
       returnPreference: returnPreference(req),
@@ -29,6 +32,29 @@ export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl
     };
     sendFhir(req, res, 200, await processBundle(engine, body, options));
   };
+}
+
+/**
+ * Every entry of a batch or transaction must be allowed on its own, before any runs: a transaction
+ * is all or nothing, and a batch must not become a way round the decision. Restricted grants
+ * (patient context, v2 constraints) cannot be applied entry by entry yet and are refused.
+ */
+function checkEntries(body: Bundle, grant: Grant, base: string): void {
+  for (const [index, entry] of (Array.isArray(body?.entry) ? body.entry : []).entries()) {
+    const method = entry?.request?.method;
+    let url = entry?.request?.url;
+    if (typeof method !== 'string' || typeof url !== 'string') continue; // the bundle processor reports it
+    if (url.startsWith(base)) url = url.slice(base.length);
+    const q = url.indexOf('?');
+    const what = accessRequestFor(method, `/${q < 0 ? url : url.slice(0, q)}`, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
+    if (what === undefined || what === 'public') continue;
+    if (what === 'admin' || what === 'bundle') throw forbidden(`Bundle.entry[${index}]: this operation cannot run inside a Bundle`);
+    const decision = decide(what, grant);
+    if (!decision.allow) throw forbidden(`Bundle.entry[${index}]: ${decision.reason}`);
+    if (Object.values(decision.byType).some((r) => r.patientCompartment !== undefined || r.constraints !== undefined)) {
+      throw forbidden(`Bundle.entry[${index}]: entries under a patient-context or query-constrained scope are not supported yet`);
+    }
+  }
 }
 
 /** A GET entry: read (`Type/id`), vread (`Type/id/_history/n`) or search (`Type?...`). */

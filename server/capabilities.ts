@@ -50,6 +50,7 @@ export const SOFTWARE = { name: 'vertebra', version: '0.1.0' };
 export function capabilityStatement(
   baseUrl: string, startedAt: string, registry: SearchParameterRegistry, conditionalDeleteMultiple: boolean,
   features: (type: string) => TypeFeatures = () => ({ match: false }),
+  authorization: 'smart' | 'off' = 'off',
 ): CapabilityStatement {
   const resource: CapabilityStatementRestResource[] = [...resourceTypes().keys()].sort().map((type) => ({
     ...(features(type).documentation ? { documentation: features(type).documentation } : {}),
@@ -80,7 +81,15 @@ export function capabilityStatement(
     format: ['application/fhir+json', 'json'],
     rest: [{
       mode: 'server',
-      documentation: 'Authorization is not yet enforced: this build serves an open endpoint.',
+      documentation: authorization === 'smart'
+        ? 'Every request but this one needs a SMART on FHIR bearer token; see .well-known/smart-configuration.'
+        : 'AUTH=off: this endpoint checks no tokens (local trials and conformance runs only).',
+      ...(authorization === 'smart' ? {
+        security: {
+          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
+          description: 'SMART App Launch 2.x; discovery at .well-known/smart-configuration',
+        },
+      } : {}),
       resource,
       interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
       searchParam: [

@@ -25,7 +25,6 @@ async function main(): Promise<void> {
       logger.info({ clients: clients.all().map((c) => c.clientId), file: clients.source, token_endpoint: endpoints.token },
         `${clients.size} SMART client(s) registered; tokens at ${endpoints.token}, discovery at ${endpoints.fhir}/.well-known/smart-configuration`);
     }
-    logger.warn('Access tokens are issued, but FHIR requests are not checked against them yet: this endpoint is open to anyone who can reach it');
   }
   let stopping = false;
   const stop = async (signal: string) => {

@@ -5,6 +5,7 @@ import type { InteractionEngine, WriteResult } from '../resources/engine.js';
 import { isSubsetting, parseSubsetting, subset } from '../resources/subsetting.js';
 import type { ResourceVersion } from '../store/port.js';
 import { capabilityStatement } from './capabilities.js';
+import { baseUrl } from './base-url.js';
 import type { Config } from './config.js';
 import { historyBundle, historyQuery } from './history.js';
 import { etag, ifMatch, notModified, returnPreference } from './preconditions.js';
@@ -16,10 +17,7 @@ import { bundleHandler } from './bundle-route.js';
 import { validateHandler } from './validate.js';
 import { ifNoneExist, patchBody, urlCriteria } from './write-requests.js';
 
-/** The public base URL of the FHIR endpoint for this request. */
-export function baseUrl(req: Request, config: Config): string {
-  return config.baseUrl ?? `${req.protocol}://${req.get('host')}${req.baseUrl}`;
-}
+export { baseUrl } from './base-url.js';
 
 function versionHeaders(res: Response, v: ResourceVersion): void {
   res.setHeader('ETag', etag(v.versionId));
@@ -90,7 +88,7 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     .get((req, res) => sendFhir(req, res, 200, capabilityStatement(baseUrl(req, config), startedAt, engine.registry, config.conditionalDeleteMultiple, (type) => ({
       match: engine.hooks.for(type).match !== undefined,
       documentation: engine.hooks.for(type).documentation,
-    }))))
+    }), config.auth)))
     .all(methodNotAllowed(['GET']));
 
   // Search (R4 search.html): system level, type level, compartment; GET and POST _search.

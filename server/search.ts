@@ -6,9 +6,14 @@ import type { ScoredSearchResult } from '../resources/hooks.js';
 import { isSubsetting, parseSubsetting, subset, type Subsetting } from '../resources/subsetting.js';
 import type { Condition, SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../store/port.js';
+import { decide } from '../auth/access.js';
+import { restrictionFor, searchRestriction, type Access } from './access.js';
 import type { Config } from './config.js';
 import { strictHandling } from './preconditions.js';
 import { sendFhir } from './representation.js';
+
+/** Ids per membership query for included resources (below the parser's 200 OR values). */
+const INCLUDE_CHECK_BATCH = 100;
 
 /**
  * The HTTP side of search (R4 search.html, http.html#search): collects the parameters from the
@@ -55,6 +60,10 @@ export interface SearchScope {
   path: string;
   /** Compartment restriction, if any. */
   where?: Condition;
+  /** Parameters ANDed into the query but not repeated in the links (an access restriction's v2 constraints). */
+  extraParams?: [string, string][];
+  /** Drops included resources the requester may not see (access restrictions). */
+  filterIncluded?: (versions: ResourceVersion[]) => Promise<ResourceVersion[]>;
 }
 
 /** Runs a search and returns the searchset Bundle as JSON text (GET entries of a batch use it too). */
@@ -62,15 +71,16 @@ export async function searchBundleText(
   req: Request, engine: InteractionEngine, config: Config, base: string, scope: SearchScope, pairs: [string, string][],
 ): Promise<string> {
   const [onlyType] = scope.resourceTypes ?? [];
-  if (scope.resourceTypes?.length === 1 && scope.where === undefined) {
+  if (scope.resourceTypes?.length === 1 && scope.where === undefined && !scope.extraParams?.length) {
     const own = await engine.typeSearch(onlyType, pairs); // e.g. the PDS demographic search on Patient
     if (own) return scoredSearchText(own, base, scope.path, pairs);
   }
   const subsetting = subsettingOf(pairs);
   const countOnly = subsetting.summary === 'count';
-  const { plan, result } = await engine.search(scope.resourceTypes ?? systemTypes(pairs), pairs, {
+  const { plan, result } = await engine.search(scope.resourceTypes ?? systemTypes(pairs), scope.extraParams?.length ? [...pairs, ...scope.extraParams] : pairs, {
     strict: strictHandling(req), defaultCount: config.defaultPageSize, maxCount: config.maxPageSize, localBase: base,
   }, scope.where, countOnly);
+  if (scope.filterIncluded && result.included.length) result.included = await scope.filterIncluded(result.included);
   return searchsetBundle(engine, plan, result, pairs, base, scope.path, countOnly ? { summary: 'count' } : subsetting);
 }
 
@@ -78,7 +88,7 @@ export async function runSearch(
   req: Request, res: Response, engine: InteractionEngine, config: Config, base: string, scope: SearchScope, fromBody: boolean,
 ): Promise<void> {
   const pairs = searchParams(req, fromBody);
-  sendFhir(req, res, 200, await searchBundleText(req, engine, config, base, scope, pairs));
+  sendFhir(req, res, 200, await searchBundleText(req, engine, config, base, restrictedScope(res, engine, scope), pairs));
 }
 
 /**
@@ -100,6 +110,52 @@ export function scoredSearchText(result: ScoredSearchResult, base: string, path:
       search: { ...(extension ? { extension } : {}), mode: 'match', score },
     })),
   });
+}
+
+/**
+ * The search scope narrowed by the request's access decision (server/access.ts): the launch
+ * patient's compartment and v2 constraints in the plan, and included resources limited to what
+ * the token may read.
+ */
+function restrictedScope(res: Response, engine: InteractionEngine, scope: SearchScope): SearchScope {
+  const access = res.locals.access as Access | undefined;
+  if (!access || !scope.resourceTypes) return scope;
+  const { where, params } = searchRestriction(res, scope.resourceTypes[0]);
+  return {
+    ...scope,
+    where: where && scope.where ? { kind: 'and', conditions: [scope.where, where] } : where ?? scope.where,
+    extraParams: params,
+    filterIncluded: (versions) => readableIncluded(res, engine, versions, access),
+  };
+}
+
+/** Included resources of types the token may read, and inside its restriction where it has one (one query per type). */
+async function readableIncluded(res: Response, engine: InteractionEngine, versions: ResourceVersion[], access: Access): Promise<ResourceVersion[]> {
+  const byType = new Map<string, ResourceVersion[]>();
+  for (const v of versions) byType.set(v.resourceType, [...(byType.get(v.resourceType) ?? []), v]);
+  const kept = new Set<ResourceVersion>();
+  for (const [type, list] of byType) {
+    const decision = decide({ interaction: 'read', resourceTypes: [type] }, access.grant);
+    if (!decision.allow) continue;
+    const restriction = decision.byType[type];
+    if (!restriction?.patientCompartment && !restriction?.constraints) {
+      list.forEach((v) => kept.add(v));
+      continue;
+    }
+    let narrowed: { where?: Condition; params: [string, string][] };
+    try {
+      narrowed = restrictionFor({ grant: access.grant, decision }, type);
+    } catch {
+      continue; // a restriction that cannot be expressed: leave them out
+    }
+    for (let i = 0; i < list.length; i += INCLUDE_CHECK_BATCH) {
+      const ids = list.slice(i, i + INCLUDE_CHECK_BATCH).map((v) => v.id);
+      const { result } = await engine.search([type], [['_id', ids.join(',')], ...narrowed.params], { strict: true, defaultCount: ids.length, maxCount: ids.length }, narrowed.where);
+      const inside = new Set(result.matches.map((m) => m.id));
+      list.filter((v) => inside.has(v.id)).forEach((v) => kept.add(v));
+    }
+  }
+  return versions.filter((v) => kept.has(v));
 }
 
 function link(base: string, path: string, pairs: [string, string][], cursor?: string): string {

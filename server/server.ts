@@ -13,6 +13,7 @@ import { searchParameterHooks } from '../resources/search-parameter.js';
 import { registerSpine } from '../resources/spine.js';
 import { allOfTypePlan } from '../search/canonical.js';
 import { createAuthServer, type AuthServer } from '../auth/authorization-server.js';
+import { FhirError } from '../fhir/errors.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 
@@ -50,6 +51,7 @@ export async function serveStore(config: Config, logger: Logger, store: Store): 
     auth = config.auth === 'smart' ? await createAuthServer({
       dataDir: config.dataDir, fhirBaseUrl: config.baseUrl, clientsFile: config.smartClients,
       accessTokenSeconds: config.accessTokenSeconds, logger: logger.child({ component: 'auth' }),
+      findPatient: (id) => findPatient(engine, id),
     }) : undefined;
   } catch (err) {
     await store.close(); // a bad SMART_CLIENTS file must not leave the store open
@@ -101,4 +103,20 @@ async function loadStoredSearchParameters(store: Store, hooks: HookRegistry): Pr
     for (const v of page.matches) afterCommit({ id: v.id, resource: JSON.parse(v.json!) });
     cursor = page.nextCursor;
   } while (cursor !== undefined);
+}
+
+/** The patient picker's look-up (auth/ has no store): a label for a Patient id, or undefined when it does not exist. */
+async function findPatient(engine: InteractionEngine, id: string): Promise<{ id: string; label: string } | undefined> {
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) return undefined;
+  try {
+    const version = await engine.read('Patient', id);
+    if (!version.json) return undefined;
+    const resource = JSON.parse(version.json) as { name?: { family?: string; given?: string[] }[]; birthDate?: string };
+    const name = resource.name?.[0];
+    const who = [name?.family?.toUpperCase(), name?.given?.join(' ')].filter(Boolean).join(', ') || `Patient ${id}`;
+    return { id, label: `${who}${resource.birthDate ? `, born ${resource.birthDate}` : ''} (${id})` };
+  } catch (err) {
+    if (err instanceof FhirError && err.status < 500) return undefined;
+    throw err;
+  }
 }

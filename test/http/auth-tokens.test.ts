@@ -99,7 +99,7 @@ describe('SMART authorization server: backend services tokens, introspection, re
         token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [other.publicJwk] },
       },
     ]));
-    server = await startTestServer({ smartClients: clientsFile });
+    server = await startTestServer({ auth: 'smart', smartClients: clientsFile });
     origin = new URL(server.url).origin;
     tokenUrl = `${origin}/auth/token`;
   });
@@ -148,24 +148,24 @@ describe('SMART authorization server: backend services tokens, introspection, re
         introspection_endpoint: `${origin}/auth/introspect`,
         revocation_endpoint: `${origin}/auth/revoke`,
       });
-      expect(c.token_endpoint_auth_methods_supported).to.deep.equal(['private_key_jwt', 'client_secret_basic']);
+      expect(c.token_endpoint_auth_methods_supported).to.deep.equal(['private_key_jwt', 'client_secret_basic', 'none']);
       expect(c.token_endpoint_auth_signing_alg_values_supported).to.have.members(['RS384', 'ES384']);
-      expect(c.grant_types_supported).to.deep.equal(['client_credentials']);
+      expect(c.grant_types_supported).to.deep.equal(['authorization_code', 'client_credentials', 'refresh_token']);
       expect(c.code_challenge_methods_supported).to.deep.equal(['S256']);
       expect(c.response_types_supported).to.deep.equal(['code']);
-      expect(c.capabilities).to.have.members(['client-confidential-asymmetric', 'permission-v1', 'permission-v2']);
+      expect(c.capabilities).to.include.members(['client-confidential-asymmetric', 'permission-v1', 'permission-v2', 'launch-standalone', 'client-public', 'sso-openid-connect']);
       expect(c.scopes_supported).to.include('system/*.rs');
     });
 
-    it('the planned authorization endpoint answers unsupported_response_type for now', async () => {
-      const res = await fetch(`${origin}/auth/authorize?response_type=code&client_id=web-app`);
+    it('the authorization endpoint shows an error page (no redirect) when redirect_uri is missing', async () => {
+      const res = await fetch(`${origin}/auth/authorize?response_type=code&client_id=web-app`, { redirect: 'manual' });
       expect(res.status).to.equal(400);
-      expect((await res.json()).error).to.equal('unsupported_response_type');
+      expect(res.headers.get('content-type')).to.match(/^text\/html/);
     });
 
-    it('the FHIR endpoint still answers without a token (no enforcement yet)', async () => {
+    it('the CapabilityStatement stays public; FHIR requests without a token are 401', async () => {
       expect((await server.fhir('/metadata')).status).to.equal(200);
-      expect((await server.fhir('/Patient')).status).to.equal(200);
+      expect((await server.fhir('/Patient')).status).to.equal(401);
     });
   });
 
@@ -320,7 +320,11 @@ describe('SMART authorization server: backend services tokens, introspection, re
 
       it('an unsupported grant type → 400 unsupported_grant_type', async () => {
         expectOAuthError(await postForm(tokenUrl, { grant_type: 'password', username: 'u', password: 'p' }), 400, 'unsupported_grant_type');
-        expectOAuthError(await postForm(tokenUrl, { grant_type: 'authorization_code', code: 'x' }), 400, 'unsupported_grant_type');
+        expectOAuthError(await postForm(tokenUrl, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'x' }), 400, 'unsupported_grant_type');
+      });
+
+      it('authorization_code without any client identification → 401 invalid_client', async () => {
+        expectOAuthError(await postForm(tokenUrl, { grant_type: 'authorization_code', code: 'x' }), 401, 'invalid_client');
       });
 
       it('a client not registered for client_credentials → 400 unauthorized_client', async () => {

@@ -17,7 +17,7 @@ const children: ChildProcess[] = [];
 /** Starts `node dist/server/main.js` as users do and waits for its "listening" log line. */
 function startChild(dataDir: string): Promise<Child> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN], { env: { ...process.env, PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN], { env: { ...process.env, PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info', AUTH: 'off' }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);

@@ -271,7 +271,7 @@ describe('npm run import:ods (server/import-ods.js)', function () {
     expect(second.status, second.stderr).to.equal(0);
     expect(second.stdout).to.match(/0 created, 0 updated, 5 unchanged, 0 failed/);
 
-    const server = await startServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent' }), pino({ level: 'silent' }));
+    const server = await startServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent', auth: 'off' }), pino({ level: 'silent' }));
     try {
       const base = `http://127.0.0.1:${server.port}/fhir`;
       const all = await fhirFetch(base, '/Organization?_count=50');
@@ -306,7 +306,7 @@ describe('npm run import:ods (server/import-ods.js)', function () {
     const res = runImport(changed);
     expect(res.status, res.stderr).to.equal(0);
     expect(res.stdout).to.match(/0 created, 1 updated, 4 unchanged, 0 failed/);
-    const server = await startServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent' }), pino({ level: 'silent' }));
+    const server = await startServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent', auth: 'off' }), pino({ level: 'silent' }));
     try {
       const pharmacy = (await fhirFetch(`http://127.0.0.1:${server.port}/fhir`, '/Organization/X99C02')).json;
       expect(pharmacy.name).to.equal('BETA TEST PHARMACY (RENAMED)');

@@ -41,7 +41,7 @@ describe('npm run seed (server/seed.js)', function () {
     expect(first.stderr).to.contain('patients').and.contain('100%');
     await seed('--patients', '200', '--seed', '5');
 
-    server = await startServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent' }), pino({ level: 'silent' }));
+    server = await startServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent', auth: 'off' }), pino({ level: 'silent' }));
     expect(await total('/Patient')).to.equal(200);
     expect(await total('/Organization')).to.equal(3);
     expect(await total('/Organization?roleCode=RO76')).to.equal(1);

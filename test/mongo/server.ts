@@ -35,7 +35,7 @@ export async function startMongoTestServer(given?: Store): Promise<MongoTestServ
   let store: Store;
   if (given) store = given;
   else ({ store, fake } = await fakeMongoStore());
-  const server = await serveStore(defaultConfig({ port: 0, logLevel: 'silent', pds: false }), pino({ level: 'silent' }), store);
+  const server = await serveStore(defaultConfig({ port: 0, logLevel: 'silent', pds: false, auth: 'off' }), pino({ level: 'silent' }), store);
   const url = `http://127.0.0.1:${server.port}/fhir`;
   return {
     url, store, engine: server.engine, fake,

@@ -50,12 +50,13 @@ async function openTestStore(dataDir: string): Promise<Store> {
 /**
  * A real server on a random port with a real SQLite file in a fresh temp dir (or see TEST_STORE).
  * The generic FHIR suites run with PDS=off, because their Patient fixtures have readable ids
- * ('pat-smith') where PDS demands NHS numbers; the PDS suites pass `{ pds: true }`, the default
- * of a real deployment.
+ * ('pat-smith') where PDS demands NHS numbers, and with AUTH=off, because they test FHIR
+ * semantics rather than tokens; the PDS and authorization suites pass `{ pds: true }` and
+ * `{ auth: 'smart' }`, the defaults of a real deployment.
  */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vertebra-test-'));
-  const config = defaultConfig({ port: 0, dataDir, logLevel: 'silent', pds: false, ...overrides });
+  const config = defaultConfig({ port: 0, dataDir, logLevel: 'silent', pds: false, auth: 'off', ...overrides });
   const logger = pino({ level: 'silent' });
   const server = TEST_STORE === 'mongo-fake'
     ? await serveStore(config, logger, await openTestStore(config.dataDir))

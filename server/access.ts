@@ -1,0 +1,180 @@
+import type { NextFunction, Request, Response } from 'express';
+import { decide, type AccessDecision, type AccessRequest, type Grant, type Interaction } from '../auth/access.js';
+import type { AuthServer } from '../auth/authorization-server.js';
+import { parseScopes } from '../auth/scopes.js';
+import { resourceTypes, isResourceType } from '../fhir/definitions.js';
+import { FhirError } from '../fhir/errors.js';
+import type { InteractionEngine } from '../resources/engine.js';
+import type { Condition } from '../search/plan.js';
+import { compartmentCondition } from '../search/parse.js';
+import { baseUrl } from './base-url.js';
+import type { Config } from './config.js';
+
+/**
+ * The one access decision per FHIR request (ARCHITECTURE.md "Security and audit"): the bearer
+ * token is verified, its scopes and launch context become a Grant, the request becomes an
+ * interaction on resource types, and auth/access.ts decides. A denial is a 401 (no valid token) or
+ * a 403 (not allowed) OperationOutcome that names no data. An allowed request carries its
+ * restrictions in `res.locals.access`; the routes apply them inside the search plan (never by
+ * filtering a page afterwards) and check single resources against them.
+ *
+ * Not covered yet (each is denied rather than let through): patient-context writes and history
+ * beyond one instance, alternative (OR) v2 query constraints, $reindex without system/*.cruds.
+ */
+
+export interface Access {
+  grant: Grant;
+  decision: Extract<AccessDecision, { allow: true }>;
+}
+
+/** What a request does, for the decision; undefined for public paths and for paths the router will refuse anyway. */
+export function accessRequestFor(method: string, path: string, query: URLSearchParams): AccessRequest | 'public' | 'admin' | 'bundle' | undefined {
+  const m = method === 'HEAD' ? 'GET' : method;
+  const [a, b, c, d, ...rest] = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  if (rest.length) return undefined;
+  const type = (t: string | undefined): t is string => t !== undefined && isResourceType(t);
+  const systemTypes = () => {
+    const listed = query.getAll('_type').flatMap((v) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+    return listed.length ? [...new Set(listed)] : [...resourceTypes().keys()];
+  };
+  const on = (interaction: Interaction, types: string[]): AccessRequest => ({ interaction, resourceTypes: types });
+  if (a === undefined) return m === 'POST' ? 'bundle' : m === 'GET' ? on('search-system', systemTypes()) : undefined;
+  if (a === 'metadata' && b === undefined) return 'public';
+  if (a === '_search' && b === undefined) return on('search-system', systemTypes());
+  if (a === '_history' && b === undefined) return on('history-system', [...resourceTypes().keys()]);
+  if (a === '$reindex' && b === undefined) return 'admin';
+  if (!type(a)) return undefined;
+  if (b === undefined) {
+    const byMethod: Record<string, Interaction> = { GET: 'search-type', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+    return byMethod[m] ? on(byMethod[m], [a]) : undefined;
+  }
+  if (c === undefined) {
+    if (b === '_search') return on('search-type', [a]);
+    if (b === '_history') return on('history-type', [a]);
+    if (b === '$validate') return on('operation', [a]);
+    if (b === '$match') return on('search-type', [a]);
+    if (b === '$reindex') return 'admin';
+    const byMethod: Record<string, Interaction> = { GET: 'read', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+    return byMethod[m] ? on(byMethod[m], [a]) : undefined;
+  }
+  if (d === undefined) {
+    if (c === '_history') return on('history-instance', [a]);
+    if (c === '$validate') return on('operation', [a]);
+    if (type(c)) return on('search-type', [c]); // compartment search: the route checks the compartment id
+    return undefined;
+  }
+  return c === '_history' ? on('vread', [a]) : undefined;
+}
+
+function outcome(status: number, code: 'login' | 'forbidden', diagnostics: string, headers: Record<string, string> = {}): FhirError {
+  return new FhirError(status, [{ severity: 'error', code, diagnostics }], headers);
+}
+
+/** Express middleware for the FHIR routes: AUTH=off lets everything through as the anonymous user. */
+export function accessControl(auth: AuthServer | undefined, config: Config, engine: InteractionEngine) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    if (!auth) return next();
+    const q = req.originalUrl.indexOf('?');
+    const what = accessRequestFor(req.method, req.path, new URLSearchParams(q < 0 ? '' : req.originalUrl.slice(q + 1)));
+    if (what === 'public' || what === undefined) return next();
+    const header = req.get('authorization') ?? '';
+    const token = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header)?.[1];
+    const challenge = (error?: string) => ({ 'WWW-Authenticate': `Bearer realm="vertebra"${error ? `, error="${error}"` : ''}` });
+    if (!token) throw outcome(401, 'login', 'A bearer access token is required', challenge());
+    let claims: Awaited<ReturnType<AuthServer['verifyAccessToken']>>;
+    try {
+      claims = await auth.verifyAccessToken(token, baseUrl(req, config));
+    } catch {
+      throw outcome(401, 'login', 'The access token is not valid (expired, revoked, or not issued for this server)', challenge('invalid_token'));
+    }
+    const grant = grantOf(claims);
+    const request = what === 'admin' || what === 'bundle' ? undefined : what;
+    if (what === 'admin') {
+      const full = grant.scopes.resources.some((s) => s.context === 'system' && s.resourceType === '*' && s.permissions.size === 5 && !s.query);
+      if (!full) throw outcome(403, 'forbidden', 'This operation needs system/*.cruds (or system/*.*)');
+      return next();
+    }
+    if (what === 'bundle') {
+      res.locals.grant = grant; // each entry is decided by the bundle route
+      return next();
+    }
+    const decision = decide(request!, grant);
+    if (!decision.allow) throw outcome(403, 'forbidden', decision.reason);
+    res.locals.access = { grant, decision } satisfies Access;
+    await checkRestricted(request!, req.path, res, engine);
+    next();
+  };
+}
+
+/**
+ * Applies a restricted decision (launch patient's compartment, v2 query constraints) where the
+ * route cannot: a single resource must lie inside the restriction (else 403, naming nothing);
+ * interactions that cannot be restricted yet are refused. Searches are restricted in the plan by
+ * the search route (searchRestriction).
+ */
+async function checkRestricted(request: AccessRequest, path: string, res: Response, engine: InteractionEngine): Promise<void> {
+  const restricted = request.resourceTypes.filter((t) => isRestricted(res, t));
+  if (!restricted.length) return;
+  const [type] = request.resourceTypes;
+  switch (request.interaction) {
+    case 'read': case 'vread': case 'history-instance': {
+      const id = decodeURIComponent(path.split('/').filter((s) => s !== '')[1]);
+      const { where, params } = searchRestriction(res, type);
+      const { result } = await engine.search([type], [['_id', id], ...params], { strict: true, defaultCount: 1, maxCount: 1 }, where);
+      if (!result.matches.length) throw outcome(403, 'forbidden', `${type}/${id} is outside what this token may read`);
+      return;
+    }
+    case 'search-type':
+      if (path.endsWith('/$match')) throw outcome(403, 'forbidden', '$match is not available to patient-context or query-constrained tokens');
+      return;
+    case 'operation':
+      return;
+    default:
+      throw outcome(403, 'forbidden', `${request.interaction} on ${restricted.join(', ')} under a patient-context or query-constrained scope is not supported yet`);
+  }
+}
+
+/** The grant a verified token carries: its scopes, launch patient, user and roles. */
+export function grantOf(claims: Record<string, unknown>): Grant {
+  const grant: Grant = { scopes: parseScopes(String(claims.scope ?? '')) };
+  if (typeof claims.patient === 'string') grant.patient = claims.patient;
+  if (typeof claims.fhirUser === 'string') {
+    const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
+    grant.user = { fhirUser: claims.fhirUser, roles };
+  }
+  return grant;
+}
+
+/**
+ * The restriction a request's access puts on searches of `type`: the launch patient's compartment
+ * and the v2 query constraints (as extra parameters). Several alternative constraint lists cannot
+ * be expressed as one query yet and are refused.
+ */
+export function searchRestriction(res: Response, type: string): { where?: Condition; params: [string, string][] } {
+  return restrictionFor(res.locals.access as Access | undefined, type);
+}
+
+export function restrictionFor(access: Access | undefined, type: string): { where?: Condition; params: [string, string][] } {
+  if (!access) return { params: [] };
+  const restriction = access.decision.byType[type] ?? {};
+  const params: [string, string][] = [];
+  if (restriction.constraints) {
+    if (restriction.constraints.length !== 1) throw outcome(403, 'forbidden', `Alternative v2 query constraints on ${type} are not supported yet`);
+    params.push(...restriction.constraints[0]);
+  }
+  if (restriction.patientCompartment === undefined) return { params };
+  try {
+    return { where: compartmentCondition('Patient', restriction.patientCompartment, type), params };
+  } catch {
+    throw outcome(403, 'forbidden', `${type} is outside the patient compartment a patient-context token is limited to`);
+  }
+}
+
+/** True when the request's access restricts `type` (compartment or constraints). */
+export function isRestricted(res: Response, type: string): boolean {
+  const access = res.locals.access as Access | undefined;
+  const r = access?.decision.byType[type];
+  return r !== undefined && (r.patientCompartment !== undefined || r.constraints !== undefined);
+}
+
+export const forbidden = (diagnostics: string) => outcome(403, 'forbidden', diagnostics);

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { SignJWT } from 'jose';
+import { startTestServer, type FhirResponse, type TestServer } from '../support/server.js';
+
+/**
+ * Every FHIR request passes the access decision (issue 5): a token is required, scopes decide
+ * each interaction, patient-context tokens see only their patient's compartment, v2 query
+ * constraints narrow searches, and no denial leaks data. Tokens are signed with the server's own
+ * key, as the token endpoint signs them (test/http/auth-tokens.test.ts drives that endpoint).
+ */
+describe('HTTP: access decision on every FHIR request (AUTH=smart)', function () {
+  this.timeout(30_000);
+  let server: TestServer;
+
+  const token = async (scope: string, extra: Record<string, unknown> = {}, overrides: { exp?: number; aud?: string } = {}) => {
+    const key = server.auth!.keys.signingKey();
+    const endpoints = server.auth!.endpoints(server.url)!;
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ client_id: 'test-app', scope, ...extra })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(endpoints.issuer).setAudience(overrides.aud ?? server.url).setSubject('test-app')
+      .setIssuedAt(now).setExpirationTime(overrides.exp ?? now + 300).setJti(randomUUID())
+      .sign(key.privateKey);
+  };
+  const as = async (scope: string, path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}, extra: Record<string, unknown> = {}): Promise<FhirResponse> =>
+    server.fhir(path, { ...init, headers: { ...(init.headers ?? {}), Authorization: `Bearer ${await token(scope, extra)}` } });
+  const ids = (res: FhirResponse) => (res.json.entry ?? []).map((e: any) => `${e.resource.resourceType}/${e.resource.id}`);
+  const admin = 'system/*.cruds';
+
+  before(async () => {
+    server = await startTestServer({ auth: 'smart' });
+    const seed = async (path: string, body: object) => {
+      const res = await as(admin, path, { method: 'PUT', body });
+      expect(res.status, res.text).to.be.oneOf([200, 201]);
+    };
+    await seed('/Patient/pa', { resourceType: 'Patient', id: 'pa', name: [{ family: 'Alpha' }] });
+    await seed('/Patient/pb', { resourceType: 'Patient', id: 'pb', name: [{ family: 'Beta' }] });
+    await seed('/Practitioner/dr', { resourceType: 'Practitioner', id: 'dr', name: [{ family: 'Doctor' }] });
+    for (const [id, patient, category] of [['oa1', 'pa', 'laboratory'], ['oa2', 'pa', 'vital-signs'], ['ob1', 'pb', 'laboratory']]) {
+      await seed(`/Observation/${id}`, {
+        resourceType: 'Observation', id, status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${patient}` },
+        performer: [{ reference: 'Practitioner/dr' }],
+        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: category }] }],
+      });
+    }
+  });
+  after(async () => { await server.stop(); });
+
+  it('without a valid token every FHIR request is 401 with a Bearer challenge; /metadata stays public', async () => {
+    for (const path of ['/Patient', '/Patient/pa', '/_history', '/Observation?_count=1']) {
+      const res = await server.fhir(path);
+      expect(res.status, path).to.equal(401);
+      expect(res.headers.get('www-authenticate')).to.match(/^Bearer /);
+      expect(res.json.resourceType).to.equal('OperationOutcome');
+      expect(res.text).to.not.contain('Alpha');
+    }
+    const expired = await server.fhir('/Patient/pa', { headers: { Authorization: `Bearer ${await token(admin, {}, { exp: Math.floor(Date.now() / 1000) - 10 })}` } });
+    expect(expired.status).to.equal(401);
+    expect(expired.headers.get('www-authenticate')).to.contain('invalid_token');
+    const wrongAudience = await server.fhir('/Patient/pa', { headers: { Authorization: `Bearer ${await token(admin, {}, { aud: 'https://elsewhere.example/fhir' })}` } });
+    expect(wrongAudience.status).to.equal(401);
+    const tampered = (await token('system/Patient.read')).replace(/\.([^.]+)\./, (_m, p: string) => `.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), scope: admin })).toString('base64url')}.`);
+    expect((await server.fhir('/Observation/oa1', { headers: { Authorization: `Bearer ${tampered}` } })).status).to.equal(401);
+    const metadata = await server.fhir('/metadata');
+    expect(metadata.status).to.equal(200);
+    expect(metadata.json.rest[0].security.service[0].coding[0].code).to.equal('SMART-on-FHIR');
+  });
+
+  it('scopes decide each interaction: allowed or 403, and a 403 carries no data', async () => {
+    const matrix: [string, string, string, number][] = [
+      ['system/Patient.read', 'GET', '/Patient/pa', 200],
+      ['system/Patient.read', 'GET', '/Patient?family=alpha', 200],
+      ['system/Patient.read', 'GET', '/Observation/oa1', 403],
+      ['system/Patient.read', 'PUT', '/Patient/pa', 403],
+      ['system/Patient.read', 'DELETE', '/Patient/pa', 403],
+      ['system/Patient.rs', 'GET', '/Patient/pa/_history', 200],
+      ['system/Patient.r', 'GET', '/Patient?family=alpha', 403], // v2: r without s cannot search
+      ['system/Patient.s', 'GET', '/Patient/pa', 403],
+      ['system/Observation.cud', 'GET', '/Observation/oa1', 403],
+      ['system/*.read', 'GET', '/_history', 200],
+      ['system/Patient.read', 'GET', '/_history', 403],
+      ['system/Patient.read', 'GET', '/?_type=Patient,Observation', 403],
+      ['system/Patient.read system/Observation.read', 'GET', '/?_type=Patient,Observation', 200],
+      ['system/*.read', 'POST', '/$reindex', 403],
+      ['user/*.read', 'GET', '/Patient/pa', 200],
+      ['patient/*.read', 'GET', '/Patient/pa', 403], // a patient scope without a launch patient grants nothing
+    ];
+    for (const [scope, method, path, status] of matrix) {
+      const body = method === 'PUT' ? { resourceType: 'Patient', id: 'pa', name: [{ family: 'Changed' }] } : undefined;
+      const res = await as(scope, path, { method, body });
+      expect(res.status, `${scope}: ${method} ${path} ${res.text.slice(0, 200)}`).to.equal(status);
+      if (status === 403) {
+        expect(res.json.resourceType).to.equal('OperationOutcome');
+        expect(res.text).to.not.match(/Alpha|Beta|Doctor/);
+      }
+    }
+    expect((await as(admin, '/Patient/pa')).json.name[0].family).to.equal('Alpha'); // the refused PUT changed nothing
+  });
+
+  it('a patient-context token sees only its patient\'s compartment, in read, search, compartment, _include and _revinclude', async () => {
+    const pa = { patient: 'pa' };
+    expect((await as('patient/*.read', '/Patient/pa', {}, pa)).status).to.equal(200);
+    expect((await as('patient/*.read', '/Patient/pb', {}, pa)).status).to.equal(403);
+    expect((await as('patient/*.read', '/Observation/ob1', {}, pa)).status).to.equal(403);
+    expect((await as('patient/*.read', '/Observation/ob1/_history/1', {}, pa)).status).to.equal(403);
+    expect(ids(await as('patient/*.read', '/Observation', {}, pa)).sort()).to.deep.equal(['Observation/oa1', 'Observation/oa2']);
+    expect(ids(await as('patient/*.read', '/Patient', {}, pa))).to.deep.equal(['Patient/pa']);
+    expect(ids(await as('patient/*.read', '/Observation?subject:Patient.family=beta', {}, pa))).to.deep.equal([]);
+    expect(ids(await as('patient/*.read', '/Patient/pb/Observation', {}, pa))).to.deep.equal([]);
+    const included = ids(await as('patient/Observation.read', '/Observation?_include=Observation:subject&_include=Observation:performer', {}, pa));
+    expect(included.sort()).to.deep.equal(['Observation/oa1', 'Observation/oa2']); // no Patient or Practitioner scope: nothing included
+    const withPatient = ids(await as('patient/Observation.read patient/Patient.read', '/Observation?_include=Observation:subject', {}, pa));
+    expect(withPatient.sort()).to.deep.equal(['Observation/oa1', 'Observation/oa2', 'Patient/pa']);
+    const revinclude = ids(await as('patient/*.read', '/Patient?_revinclude=Observation:subject', {}, pa));
+    expect(revinclude.sort()).to.deep.equal(['Observation/oa1', 'Observation/oa2', 'Patient/pa']);
+    expect((await as('patient/*.read', '/Observation/_history', {}, pa)).status).to.equal(403);
+    expect((await as('patient/*.*', '/Observation/oa1', { method: 'DELETE' }, pa)).status).to.equal(403);
+  });
+
+  it('a staff user also needs a clinical RBAC job role for clinical resources', async () => {
+    const clerk = { fhirUser: `${server.url}/Practitioner/dr`, roles: ['R8010'] };
+    const clinician = { fhirUser: `${server.url}/Practitioner/dr`, roles: ['R8000'] };
+    expect((await as('user/*.read', '/Patient/pa', {}, clerk)).status).to.equal(200);
+    const refused = await as('user/*.read', '/Observation/oa1', {}, clerk);
+    expect(refused.status).to.equal(403);
+    expect(refused.text).to.not.contain('Doctor');
+    expect((await as('user/*.read', '/Observation/oa1', {}, clinician)).status).to.equal(200);
+  });
+
+  it('v2 query constraints narrow searches and reads', async () => {
+    const lab = 'system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory';
+    expect(ids(await as(lab, '/Observation')).sort()).to.deep.equal(['Observation/oa1', 'Observation/ob1']);
+    expect((await as(lab, '/Observation/oa1')).status).to.equal(200);
+    expect((await as(lab, '/Observation/oa2')).status).to.equal(403);
+  });
+
+  it('batch and transaction entries are each decided before any runs', async () => {
+    const bundle = (type: string) => ({
+      resourceType: 'Bundle', type, entry: [
+        { request: { method: 'GET', url: 'Patient/pa' } },
+        { resource: { resourceType: 'Observation', status: 'final', code: { text: 'y' } }, request: { method: 'POST', url: 'Observation' } },
+      ],
+    });
+    expect((await as('system/Patient.read', '/', { method: 'POST', body: bundle('transaction') })).status).to.equal(403);
+    expect((await as('system/Patient.read', '/', { method: 'POST', body: bundle('batch') })).status).to.equal(403);
+    const ok = await as('system/Patient.read system/Observation.write', '/', { method: 'POST', body: bundle('transaction') });
+    expect(ok.status, ok.text).to.equal(200);
+    expect((await as('patient/*.*', '/', { method: 'POST', body: bundle('batch') }, { patient: 'pa' })).status).to.equal(403);
+  });
+});

@@ -30,7 +30,9 @@ export interface Access {
 /** What a request does, for the decision; undefined for public paths and for paths the router will refuse anyway. */
 export function accessRequestFor(method: string, path: string, query: URLSearchParams): AccessRequest | 'public' | 'admin' | 'bundle' | undefined {
   const m = method === 'HEAD' ? 'GET' : method;
-  const [a, b, c, d, ...rest] = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  const segments = pathSegments(path);
+  if (!segments) return undefined; // malformed escapes: the router answers it
+  const [a, b, c, d, ...rest] = segments;
   if (rest.length) return undefined;
   const type = (t: string | undefined): t is string => t !== undefined && isResourceType(t);
   const systemTypes = () => {
@@ -64,6 +66,15 @@ export function accessRequestFor(method: string, path: string, query: URLSearchP
     return undefined;
   }
   return c === '_history' ? on('vread', [a]) : undefined;
+}
+
+/** The decoded segments of a request path, or undefined when an escape is malformed (`%E0%A4`). */
+function pathSegments(path: string): string[] | undefined {
+  try {
+    return path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
 }
 
 function outcome(status: number, code: 'login' | 'forbidden', diagnostics: string, headers: Record<string, string> = {}): FhirError {
@@ -118,7 +129,7 @@ async function checkRestricted(request: AccessRequest, path: string, res: Respon
   const [type] = request.resourceTypes;
   switch (request.interaction) {
     case 'read': case 'vread': case 'history-instance': {
-      const id = decodeURIComponent(path.split('/').filter((s) => s !== '')[1]);
+      const id = pathSegments(path)![1];
       const { where, params } = searchRestriction(res, type);
       const { result } = await engine.search([type], [['_id', id], ...params], { strict: true, defaultCount: 1, maxCount: 1 }, where);
       if (!result.matches.length) throw outcome(403, 'forbidden', `${type}/${id} is outside what this token may read`);

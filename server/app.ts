@@ -26,7 +26,10 @@ function bodyParserError(err: { type?: string; status?: number }): FhirError | u
     case 'request.aborted':
     case 'request.size.invalid':
     case 'entity.verify.failed': return errors.badRequest('The request body could not be read');
-    default: return undefined;
+    default:
+      // The router's own failure to decode a path parameter (`%E0%A4%A`): a client error.
+      if (err instanceof URIError && err.status === 400) return errors.badRequest('The request path has a malformed percent-escape');
+      return undefined;
   }
 }
 

@@ -62,6 +62,8 @@ describe('HTTP: access decision on every FHIR request (AUTH=smart)', function ()
     expect(wrongAudience.status).to.equal(401);
     const tampered = (await token('system/Patient.read')).replace(/\.([^.]+)\./, (_m, p: string) => `.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), scope: admin })).toString('base64url')}.`);
     expect((await server.fhir('/Observation/oa1', { headers: { Authorization: `Bearer ${tampered}` } })).status).to.equal(401);
+    const malformed = await server.fhir('/Patient/%E0%A4%A');
+    expect(malformed.status).to.be.oneOf([400, 401, 404]); // never a 500
     const metadata = await server.fhir('/metadata');
     expect(metadata.status).to.equal(200);
     expect(metadata.json.rest[0].security.service[0].coding[0].code).to.equal('SMART-on-FHIR');

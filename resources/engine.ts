@@ -3,12 +3,13 @@ import { errors, FhirError } from '../fhir/errors.js';
 import { isResourceType } from '../fhir/definitions.js';
 import type { IndexExtractor } from '../search/extract.js';
 import { byCanonicalUrlPlan } from '../search/canonical.js';
+import { compartmentParams } from '../search/parse-compartment.js';
 import { parseSearch, type ParseOptions } from '../search/parse.js';
 import type { SearchPlan } from '../search/plan.js';
 import type { SearchParameterRegistry } from '../search/registry.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store } from '../store/port.js';
 import { LocalTerminology } from '../terminology/local-terminology.js';
-import { ANONYMOUS_READER, HookRegistry, type CandidateSearch, type Reader, type ScoredSearchResult } from './hooks.js';
+import { ANONYMOUS_READER, HookRegistry, type CandidateSearch, type Reader, type ScoredSearchResult, type WriteOrigin } from './hooks.js';
 import type { PatchBody } from './patch/index.js';
 import { checkBody, ID_PATTERN, WriteSession, type Criteria, type Preconditions, type WriteContext, type WriteResult } from './write-session.js';
 
@@ -129,11 +130,14 @@ export class InteractionEngine implements CandidateSearch {
   /**
    * Runs `fn` as one atomic, durable transaction: everything its session writes commits together
    * or not at all. After-commit hooks (e.g. SearchParameter registration) run once it committed.
+   * `origin` tells the types' guardWrite hooks who writes: every FHIR interaction is a 'client'
+   * write (the default); 'server' is the server's own bookkeeping (the audit trail), which only
+   * server code asks for explicitly.
    */
-  async transaction<T>(fn: (session: WriteSession) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (session: WriteSession) => Promise<T>, options: { origin?: WriteOrigin } = {}): Promise<T> {
     let session: WriteSession | undefined;
     const result = await this.store.transaction(async (tx) => {
-      session = new WriteSession(tx, this.writeContext);
+      session = new WriteSession(tx, this.writeContext, options.origin ?? 'client');
       return fn(session);
     });
     for (const { version, resource } of session!.changes) {
@@ -306,6 +310,24 @@ export class InteractionEngine implements CandidateSearch {
     const resource = JSON.parse(version.json!) as Resource;
     const afterRead = this.hooks.for(version.resourceType).afterRead;
     return afterRead ? afterRead(resource, reader, this.currentOf.get(version)) : resource;
+  }
+
+  /**
+   * The ids of the `compartmentType` compartments `resource` belongs to (R4 compartment
+   * definitions): the compartment type's own resource belongs to its own (its `link`s are not
+   * followed), any other type through the references of its compartment parameters, read with the
+   * same index extractor as search uses (so `/Patient/x/Observation` and this agree).
+   */
+  compartmentsOf(resource: Resource, compartmentType: string): string[] {
+    if (resource.resourceType === compartmentType) return resource.id ? [resource.id] : [];
+    const params = compartmentParams(compartmentType, resource.resourceType);
+    if (!params) return [];
+    const wanted = new Set(params);
+    const ids = new Set<string>();
+    for (const e of this.extractor.extract(resource)) {
+      if (e.kind === 'reference' && wanted.has(e.param) && e.targetType === compartmentType && e.targetId) ids.add(e.targetId);
+    }
+    return [...ids];
   }
 
   /** True when stored JSON may be sent as is (no hook reshapes this type on the way out). */

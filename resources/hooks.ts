@@ -15,6 +15,17 @@ export interface Reader {
 
 export const ANONYMOUS_READER: Reader = Object.freeze({ privileged: false });
 
+/**
+ * Who asked for a write. 'client': a FHIR API request (the routes, batch/transaction Bundles,
+ * the command-line tools acting as a client). 'server': the server's own bookkeeping, written
+ * through `engine.transaction(fn, { origin: 'server' })` by server code only (today: the audit
+ * trail of server/audit.ts). Hooks may refuse client writes of a type the server keeps itself.
+ */
+export type WriteOrigin = 'client' | 'server';
+
+/** The write interactions a guardWrite hook is asked about (conditional forms included). */
+export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
+
 /** The generic search, as a type's own search (e.g. PDS matching) uses it to find candidates. */
 export interface CandidateSearch {
   /** Current resources matching generic FHIR search parameters, at most `limit`; `more` when others were left out. */
@@ -50,6 +61,13 @@ export interface ResourceHooks {
    * another create of the same transaction.
    */
   assignId?(resource: Resource, isTaken: (id: string) => Promise<boolean>): Promise<string> | string;
+  /**
+   * Refuses a write interaction on this type before anything is read or written, given who asks
+   * (e.g. AuditEvent: read/search only through the API, written by the server itself).
+   */
+  guardWrite?(interaction: WriteInteraction, origin: WriteOrigin): void;
+  /** The guardWrite hook refuses every client write: the CapabilityStatement offers read and search only. */
+  readOnlyApi?: boolean;
   /** Business rules for a resource about to be written, after structural validation. */
   validate?(resource: Resource): Promise<void> | void;
   /**

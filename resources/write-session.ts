@@ -5,7 +5,7 @@ import { validateStructure } from '../profiles/schema-validator.js';
 import type { IndexExtractor } from '../search/extract.js';
 import type { SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, StoreTx, WriteMethod } from '../store/port.js';
-import type { HookRegistry } from './hooks.js';
+import type { HookRegistry, WriteInteraction, WriteOrigin } from './hooks.js';
 import { applyPatch, type PatchBody } from './patch/index.js';
 
 /** FHIR id syntax (R4 datatypes: [A-Za-z0-9\-\.]{1,64}). */
@@ -51,7 +51,13 @@ export class WriteSession {
   /** Ids handed out by newId in this session, by type: a second create must not get the same one. */
   private readonly assigned = new Set<string>();
 
-  constructor(private readonly tx: StoreTx, private readonly ctx: WriteContext) {}
+  /** `origin`: who asks for these writes, for the types' guardWrite hooks (default: a FHIR client). */
+  constructor(private readonly tx: StoreTx, private readonly ctx: WriteContext, readonly origin: WriteOrigin = 'client') {}
+
+  /** The type's guardWrite hook, first thing in every write interaction. */
+  private guard(resourceType: string, interaction: WriteInteraction): void {
+    this.ctx.hooks.for(resourceType).guardWrite?.(interaction, this.origin);
+  }
 
   /** The id a create will get: the type's hook (e.g. the next NHS number) or a random UUID. */
   async newId(resourceType: string, resource: Resource): Promise<string> {
@@ -81,6 +87,7 @@ export class WriteSession {
   }
 
   async create(resourceType: string, body: unknown, options: { id?: string; ifNoneExist?: Criteria } = {}): Promise<WriteResult> {
+    this.guard(resourceType, 'create');
     const resource = checkBody(resourceType, body);
     if (options.ifNoneExist) {
       const found = await this.matches(resourceType, options.ifNoneExist);
@@ -102,6 +109,7 @@ export class WriteSession {
   }
 
   async update(resourceType: string, id: string, body: unknown, pre: Preconditions = {}): Promise<WriteResult> {
+    this.guard(resourceType, 'update');
     const resource = checkBody(resourceType, body);
     if (resource.id === undefined) throw errors.badRequest('The resource must carry an id equal to the id in the URL', [`${resourceType}.id`]);
     if (resource.id !== id) throw errors.badRequest(`The resource id '${resource.id}' does not match the URL id '${id}'`, [`${resourceType}.id`]);
@@ -117,6 +125,7 @@ export class WriteSession {
 
   /** PUT Type?criteria (R4 http.html#cond-update). */
   async conditionalUpdate(resourceType: string, criteria: Criteria, body: unknown, pre: Preconditions = {}): Promise<WriteResult> {
+    this.guard(resourceType, 'update');
     const found = await this.matches(resourceType, criteria);
     if (found.length > 1) throw errors.preconditionFailed(`The criteria match more than one ${resourceType}: nothing was updated`);
     const bodyId = (body as { id?: unknown } | null)?.id;
@@ -138,6 +147,7 @@ export class WriteSession {
   }
 
   async patch(resourceType: string, id: string, patch: PatchBody, pre: Preconditions = {}): Promise<WriteResult> {
+    this.guard(resourceType, 'patch');
     const current = await this.tx.read(resourceType, id);
     if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
     if (current.deleted) throw errors.gone(`${resourceType}/${id} was deleted`);
@@ -157,6 +167,7 @@ export class WriteSession {
 
   /** PATCH Type?criteria: exactly one match is patched. */
   async conditionalPatch(resourceType: string, criteria: Criteria, patch: PatchBody, pre: Preconditions = {}): Promise<WriteResult> {
+    this.guard(resourceType, 'patch');
     const found = await this.matches(resourceType, criteria);
     if (found.length === 0) throw errors.notFound(`No ${resourceType} matches the criteria`);
     if (found.length > 1) throw errors.preconditionFailed(`The criteria match more than one ${resourceType}: nothing was patched`);
@@ -165,6 +176,7 @@ export class WriteSession {
 
   /** Returns the tombstone version, or undefined when the resource was already deleted. */
   async delete(resourceType: string, id: string, pre: Preconditions = {}): Promise<ResourceVersion | undefined> {
+    this.guard(resourceType, 'delete');
     const current = await this.tx.read(resourceType, id);
     if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
     checkIfMatch(current, pre, `${resourceType}/${id}`);
@@ -183,6 +195,7 @@ export class WriteSession {
    * several are a 412 unless `multiple` (a server setting) allows deleting up to `maxMultiple`.
    */
   async conditionalDelete(resourceType: string, criteria: Criteria, multiple: { allowed: boolean; max: number }): Promise<ResourceVersion[]> {
+    this.guard(resourceType, 'delete');
     const found = await this.matches(resourceType, criteria, multiple.allowed ? multiple.max + 1 : 2);
     if (found.length > 1 && !multiple.allowed) throw errors.preconditionFailed(`The criteria match more than one ${resourceType}: nothing was deleted`);
     if (found.length > multiple.max) throw errors.preconditionFailed(`The criteria match more than ${multiple.max} ${resourceType} resources: nothing was deleted`);

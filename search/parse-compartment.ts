@@ -35,6 +35,17 @@ function compartment(type: string): Map<string, string[]> | null {
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
+/**
+ * The parameters by which resources of `resourceType` belong to a `compartmentType` compartment
+ * (e.g. Observation: subject, performer for Patient); undefined when the type is not in it or
+ * there is no such compartment.
+ */
+export function compartmentParams(compartmentType: string, resourceType: string): readonly string[] | undefined {
+  const params = isResourceType(compartmentType) ? compartment(compartmentType) : null;
+  const codes = params?.get(resourceType);
+  return codes?.length ? codes : undefined;
+}
+
 /** "belongs to compartmentType/compartmentId's compartment" for resources of resourceType. */
 export function compartmentCondition(compartmentType: string, compartmentId: string, resourceType: string): Condition {
   const params = isResourceType(compartmentType) ? compartment(compartmentType) : null;

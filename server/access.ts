@@ -87,7 +87,7 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
     if (!auth) return next();
     const q = req.originalUrl.indexOf('?');
     const what = accessRequestFor(req.method, req.path, new URLSearchParams(q < 0 ? '' : req.originalUrl.slice(q + 1)));
-    if (what === 'public' || what === undefined) return next();
+    if (what === 'public') return next();
     const header = req.get('authorization') ?? '';
     const token = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header)?.[1];
     const challenge = (error?: string) => ({ 'WWW-Authenticate': `Bearer realm="vertebra"${error ? `, error="${error}"` : ''}` });
@@ -98,7 +98,10 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
     } catch {
       throw outcome(401, 'login', 'The access token is not valid (expired, revoked, or not issued for this server)', challenge('invalid_token'));
     }
+    res.locals.principal = principalOf(claims); // for the audit trail, denials included
     const grant = grantOf(claims);
+    // Every path a route serves is classified above; anything else is served by no route.
+    if (what === undefined) throw new FhirError(404, [{ severity: 'error', code: 'not-found', diagnostics: `No FHIR endpoint for ${req.method} ${req.path}` }]);
     const request = what === 'admin' || what === 'bundle' ? undefined : what;
     if (what === 'admin') {
       const full = grant.scopes.resources.some((s) => s.context === 'system' && s.resourceType === '*' && s.permissions.size === 5 && !s.query);
@@ -111,6 +114,7 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
     }
     const decision = decide(request!, grant);
     if (!decision.allow) throw outcome(403, 'forbidden', decision.reason);
+    checkConstraints(decision, engine);
     res.locals.access = { grant, decision } satisfies Access;
     await checkRestricted(request!, req.path, res, engine);
     next();
@@ -127,21 +131,69 @@ async function checkRestricted(request: AccessRequest, path: string, res: Respon
   const restricted = request.resourceTypes.filter((t) => isRestricted(res, t));
   if (!restricted.length) return;
   const [type] = request.resourceTypes;
+  const segments = pathSegments(path)!;
   switch (request.interaction) {
-    case 'read': case 'vread': case 'history-instance': {
-      const id = pathSegments(path)![1];
+    case 'operation':
+    case 'read': {
+      // A type-level operation ($validate) checks a body, not stored data; an instance one must
+      // stay inside the restriction like a read.
+      if (request.interaction === 'operation' && segments.length < 3) return;
+      const id = segments[1];
       const { where, params } = searchRestriction(res, type);
       const { result } = await engine.search([type], [['_id', id], ...params], { strict: true, defaultCount: 1, maxCount: 1 }, where);
       if (!result.matches.length) throw outcome(403, 'forbidden', `${type}/${id} is outside what this token may read`);
       return;
     }
-    case 'search-type':
+    case 'search-type': {
       if (path.endsWith('/$match')) throw outcome(403, 'forbidden', '$match is not available to patient-context or query-constrained tokens');
+      // A compartment search of another patient answers the same whether that patient exists or not.
+      const compartmentOwner = segments.length === 3 && segments[0] === 'Patient' ? segments[1] : undefined;
+      const own = (res.locals.access as Access).decision.byType[type]?.patientCompartment;
+      if (compartmentOwner !== undefined && own !== undefined && compartmentOwner !== own) {
+        throw outcome(403, 'forbidden', 'A patient-context token may search only its own patient\'s compartment');
+      }
       return;
-    case 'operation':
-      return;
+    }
     default:
       throw outcome(403, 'forbidden', `${request.interaction} on ${restricted.join(', ')} under a patient-context or query-constrained scope is not supported yet`);
+  }
+}
+
+/** Who a verified token speaks for, as the audit trail records it (never the token itself). */
+export interface Principal {
+  clientId: string;
+  user?: { fhirUser?: string; roles: string[] };
+  /** Token `purpose_of_use` claim (one code or several). */
+  purposeOfUse?: string[];
+}
+
+export function principalOf(claims: Record<string, unknown>): Principal {
+  const principal: Principal = { clientId: String(claims.client_id ?? claims.sub ?? 'unknown') };
+  const grant = grantOf(claims);
+  if (grant.user) principal.user = grant.user;
+  const pou = claims.purpose_of_use;
+  const codes = (Array.isArray(pou) ? pou : typeof pou === 'string' ? pou.split(/\s+/) : []).filter((c): c is string => typeof c === 'string' && c !== '');
+  if (codes.length) principal.purposeOfUse = codes;
+  return principal;
+}
+
+/** Result and paging parameters are not constraints: a scope may only narrow which resources match. */
+const RESULT_PARAMETERS = /^_(count|sort|include|revinclude|summary|elements|total|contained|containedType|cursor|format|pretty)(:|$)/;
+
+/**
+ * v2 query constraints must be search parameters of the type they constrain (checked per type for
+ * `*` scopes): one the search would ignore as unknown would silently widen the grant.
+ */
+function checkConstraints(decision: Extract<AccessDecision, { allow: true }>, engine: InteractionEngine): void {
+  for (const [type, access] of Object.entries(decision.byType)) {
+    for (const list of access.constraints ?? []) {
+      for (const [name] of list) {
+        const code = name.split(/[:.]/)[0];
+        if (RESULT_PARAMETERS.test(name) || !engine.registry.get(type, code)) {
+          throw outcome(403, 'forbidden', `The scope constraint '${name}' is not a search parameter of ${type}, so it cannot be applied`);
+        }
+      }
+    }
   }
 }
 
@@ -149,9 +201,10 @@ async function checkRestricted(request: AccessRequest, path: string, res: Respon
 export function grantOf(claims: Record<string, unknown>): Grant {
   const grant: Grant = { scopes: parseScopes(String(claims.scope ?? '')) };
   if (typeof claims.patient === 'string') grant.patient = claims.patient;
-  if (typeof claims.fhirUser === 'string') {
+  if (claims.fhirUser !== undefined) {
     const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
-    grant.user = { fhirUser: claims.fhirUser, roles };
+    // A fhirUser that is not a string is treated as an unknown staff user: the RBAC rule applies.
+    grant.user = typeof claims.fhirUser === 'string' ? { fhirUser: claims.fhirUser, roles } : { roles };
   }
   return grant;
 }

@@ -8,6 +8,7 @@ import { requestIds } from './request-id.js';
 import { negotiate, sendFhir } from './representation.js';
 import { fhirRoutes } from './routes.js';
 import { accessControl } from './access.js';
+import { auditTrail, type AuditOptions } from './audit.js';
 
 export interface AppDeps {
   config: Config;
@@ -15,6 +16,8 @@ export interface AppDeps {
   logger: Logger;
   /** The SMART authorization server; absent with AUTH=off. */
   auth?: AuthServer;
+  /** Options of the audit trail beyond config.audit (tests inject a failing writer here). */
+  audit?: AuditOptions;
 }
 
 /** body-parser signals its own failures with these types; each has a FHIR answer. */
@@ -33,8 +36,9 @@ function bodyParserError(err: { type?: string; status?: number }): FhirError | u
   }
 }
 
-export function createApp({ config, engine, logger, auth }: AppDeps): express.Express {
+export function createApp({ config, engine, logger, auth, audit }: AppDeps): express.Express {
   const app = express();
+  app.set('case sensitive routing', true); // FHIR paths are case-sensitive, and server/access.ts classifies them so
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are FHIR versions, set by the routes; never a hash of the body.
   const startedAt = new Date().toISOString();
@@ -84,6 +88,9 @@ export function createApp({ config, engine, logger, auth }: AppDeps): express.Ex
     app.use('/auth', auth.router);
     app.get('/fhir/.well-known/smart-configuration', auth.discovery);
   }
+  // The audit trail wraps the response before the access decision runs, so that denials are
+  // recorded too; it reads what the decision found when the response is about to leave.
+  app.use('/fhir', auditTrail(engine, logger, auth !== undefined, { enabled: config.audit, ...audit }));
   app.use('/fhir', accessControl(auth, config, engine)); // every FHIR request: one access decision (AUTH=off: none)
   app.use('/fhir', fhirRoutes(engine, config, startedAt, logger));
   app.use((req) => {

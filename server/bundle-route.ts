@@ -7,7 +7,7 @@ import type { InteractionEngine } from '../resources/engine.js';
 import type { Config } from './config.js';
 import { returnPreference } from './preconditions.js';
 import { jsonBody, sendFhir } from './representation.js';
-import { searchBundleText } from './search.js';
+import { includedFilter, searchBundleText, type SearchScope } from './search.js';
 import { decide, type Grant } from '../auth/access.js';
 import { accessRequestFor, forbidden } from './access.js';
 
@@ -23,7 +23,7 @@ export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl
     const base = baseUrl(req);
     if (res.locals.grant) checkEntries(body, res.locals.grant as Grant, base);
     const options: BundleOptions = {
-      runGet: (url) => runGet(req, engine, config, base, url),
+      runGet: (url) => runGet(req, engine, config, base, url, res.locals.grant as Grant | undefined),
       returnPreference: returnPreference(req),
       conditionalDelete: { allowed: config.conditionalDeleteMultiple, max: config.maxPageSize },
       baseUrl: base,
@@ -41,13 +41,15 @@ export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl
  */
 function checkEntries(body: Bundle, grant: Grant, base: string): void {
   for (const [index, entry] of (Array.isArray(body?.entry) ? body.entry : []).entries()) {
-    const method = entry?.request?.method;
+    const rawMethod = entry?.request?.method;
     let url = entry?.request?.url;
-    if (typeof method !== 'string' || typeof url !== 'string') continue; // the bundle processor reports it
+    if (typeof rawMethod !== 'string' || typeof url !== 'string') continue; // malformed: the bundle processor refuses it
+    const method = rawMethod.toUpperCase(); // as the bundle processor reads it
     if (url.startsWith(base)) url = url.slice(base.length);
     const q = url.indexOf('?');
     const what = accessRequestFor(method, `/${q < 0 ? url : url.slice(0, q)}`, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
-    if (what === undefined || what === 'public') continue;
+    if (what === 'public') continue;
+    if (what === undefined) throw forbidden(`Bundle.entry[${index}]: the request cannot be authorised (unknown path or method)`);
     if (what === 'admin' || what === 'bundle') throw forbidden(`Bundle.entry[${index}]: this operation cannot run inside a Bundle`);
     const decision = decide(what, grant);
     if (!decision.allow) throw forbidden(`Bundle.entry[${index}]: ${decision.reason}`);
@@ -58,13 +60,18 @@ function checkEntries(body: Bundle, grant: Grant, base: string): void {
 }
 
 /** A GET entry: read (`Type/id`), vread (`Type/id/_history/n`) or search (`Type?...`). */
-async function runGet(req: Request, engine: InteractionEngine, config: Config, base: string, url: string): ReturnType<BundleOptions['runGet']> {
+async function runGet(req: Request, engine: InteractionEngine, config: Config, base: string, url: string, grant?: Grant): ReturnType<BundleOptions['runGet']> {
   const q = url.indexOf('?');
   const parts = (q < 0 ? url : url.slice(0, q)).split('/').filter((p) => p !== '');
   const pairs = q < 0 ? [] : [...new URLSearchParams(url.slice(q + 1))];
   if (parts.length === 1) {
     engine.assertType(parts[0]);
-    const text = await searchBundleText(req, engine, config, base, { resourceTypes: [parts[0]], path: parts[0] }, pairs);
+    const scope: SearchScope = { resourceTypes: [parts[0]], path: parts[0] };
+    if (grant) { // the entry itself was allowed by checkEntries; what it includes must be readable too
+      const decision = decide({ interaction: 'search-type', resourceTypes: [parts[0]] }, grant);
+      if (decision.allow) scope.filterIncluded = includedFilter(engine, { grant, decision });
+    }
+    const text = await searchBundleText(req, engine, config, base, scope, pairs);
     return { status: 200, resource: JSON.parse(text) };
   }
   if (parts.length === 2) {

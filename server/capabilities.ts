@@ -11,6 +11,9 @@ import type { SearchParameterRegistry } from '../search/registry.js';
 export const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 export const SYSTEM_INTERACTIONS = ['transaction', 'batch', 'history-system', 'search-system'] as const;
 
+/** What a read-only type (TypeFeatures.readOnly) still offers. */
+const READ_ONLY = new Set<string>(['read', 'vread', 'history-instance', 'history-type', 'search-type']);
+
 /** Search parameter types the parser and stores implement (special ones, like `near`, are not). */
 const SEARCHABLE = new Set(['string', 'token', 'date', 'number', 'quantity', 'reference', 'uri', 'composite']);
 
@@ -35,6 +38,8 @@ const MATCH: CapabilityStatementRestResourceOperation = {
 /** What a resource type adds to the generic interactions (from its hooks in resources/). */
 export interface TypeFeatures {
   match: boolean;
+  /** Clients may only read and search it (e.g. AuditEvent, written by the server itself). */
+  readOnly?: boolean;
   /** Documentation of the type's own behaviour (e.g. the PDS search). */
   documentation?: string;
 }
@@ -56,14 +61,14 @@ export function capabilityStatement(
     ...(features(type).documentation ? { documentation: features(type).documentation } : {}),
     type: type as CapabilityStatementRestResource['type'],
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
-    interaction: TYPE_INTERACTIONS.map((code) => ({ code })),
+    interaction: TYPE_INTERACTIONS.filter((code) => !features(type).readOnly || READ_ONLY.has(code)).map((code) => ({ code })),
     versioning: 'versioned-update',
     readHistory: true,
-    updateCreate: true,
-    conditionalCreate: true,
+    updateCreate: !features(type).readOnly,
+    conditionalCreate: !features(type).readOnly,
     conditionalRead: 'full-support',
-    conditionalUpdate: true,
-    conditionalDelete: conditionalDeleteMultiple ? 'multiple' : 'single',
+    conditionalUpdate: !features(type).readOnly,
+    conditionalDelete: features(type).readOnly ? 'not-supported' : conditionalDeleteMultiple ? 'multiple' : 'single',
     searchInclude: ['*'],
     searchRevInclude: ['*'],
     searchParam: searchParams(registry, type),

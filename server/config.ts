@@ -42,6 +42,12 @@ export interface Config {
    * tokens in either mode: enforcement is a later step.
    */
   auth: 'smart' | 'off';
+  /**
+   * AUDIT=on (default): every FHIR request touching patient data leaves AuditEvents, written
+   * durably before the response (server/audit.ts). AUDIT=off: no audit trail at all, for
+   * benchmarks and local trials only (loud warning at start-up).
+   */
+  audit: boolean;
   /** SMART_CLIENTS: path of the JSON file of registered OAuth clients (RFC 7591 metadata array). */
   smartClients?: string;
   /** ACCESS_TOKEN_SECONDS: lifetime of issued access tokens (default 300, SMART's recommended ceiling). */
@@ -96,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     pds: flag(env, 'PDS', true),
     nhsNumberRange: numberRange(env, 'NHS_NUMBER_RANGE', '9990000000-9999999999'),
     auth: authMode(env),
+    audit: flag(env, 'AUDIT', true),
     accessTokenSeconds: integer(env, 'ACCESS_TOKEN_SECONDS', 300, 1),
   };
   if (config.accessTokenSeconds > 86_400) throw new Error(`ACCESS_TOKEN_SECONDS must be at most 86400 (got '${env.ACCESS_TOKEN_SECONDS}')`);

@@ -10,6 +10,9 @@ async function main(): Promise<void> {
   // The MongoDB URI is never logged: it may carry credentials.
   const store = config.mongodbUri ? { store: 'mongodb' } : { store: 'sqlite', dataDir: config.dataDir };
   logger.info({ port: server.port, url: server.url, ...store }, `vertebra listening: FHIR base ${server.url}`);
+  if (!config.audit) {
+    logger.warn('AUDIT=off: access to patient data is NOT audited. Use this for benchmarks and local trials only');
+  }
   if (!server.auth) {
     logger.warn('AUTH=off: no authorization server runs, and FHIR requests are not checked. Use this for local trials and conformance runs only');
   } else {

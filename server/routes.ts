@@ -82,12 +82,14 @@ function requiredCriteria(req: Request) {
 }
 
 export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt: string, logger: Logger): Router {
-  const router = Router();
+  // Case-sensitive, like the access decision that classifies these paths: `_HISTORY` is no route.
+  const router = Router({ caseSensitive: true });
 
   router.route('/metadata')
     .get((req, res) => sendFhir(req, res, 200, capabilityStatement(baseUrl(req, config), startedAt, engine.registry, config.conditionalDeleteMultiple, (type) => ({
       match: engine.hooks.for(type).match !== undefined,
       documentation: engine.hooks.for(type).documentation,
+      readOnly: engine.hooks.for(type).readOnlyApi === true,
     }), config.auth)))
     .all(methodNotAllowed(['GET']));
 

@@ -7,7 +7,7 @@ import { isSubsetting, parseSubsetting, subset, type Subsetting } from '../resou
 import type { Condition, SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../store/port.js';
 import { decide } from '../auth/access.js';
-import { restrictionFor, searchRestriction, type Access } from './access.js';
+import { forbidden, restrictionFor, searchRestriction, type Access } from './access.js';
 import type { Config } from './config.js';
 import { strictHandling } from './preconditions.js';
 import { sendFhir } from './representation.js';
@@ -88,7 +88,7 @@ export async function runSearch(
   req: Request, res: Response, engine: InteractionEngine, config: Config, base: string, scope: SearchScope, fromBody: boolean,
 ): Promise<void> {
   const pairs = searchParams(req, fromBody);
-  sendFhir(req, res, 200, await searchBundleText(req, engine, config, base, restrictedScope(res, engine, scope), pairs));
+  sendFhir(req, res, 200, await searchBundleText(req, engine, config, base, restrictedScope(res, engine, scope, pairs), pairs));
 }
 
 /**
@@ -117,20 +117,33 @@ export function scoredSearchText(result: ScoredSearchResult, base: string, path:
  * patient's compartment and v2 constraints in the plan, and included resources limited to what
  * the token may read.
  */
-function restrictedScope(res: Response, engine: InteractionEngine, scope: SearchScope): SearchScope {
+function restrictedScope(res: Response, engine: InteractionEngine, scope: SearchScope, pairs: [string, string][]): SearchScope {
   const access = res.locals.access as Access | undefined;
-  if (!access || !scope.resourceTypes) return scope;
-  const { where, params } = searchRestriction(res, scope.resourceTypes[0]);
+  if (!access) return scope;
+  const filterIncluded = includedFilter(engine, access);
+  if (!scope.resourceTypes) return { ...scope, filterIncluded }; // system search: refused by server/access.ts when restricted
+  const type = scope.resourceTypes[0];
+  const { where, params } = searchRestriction(res, type);
+  if (where || params.length) {
+    // A chain or _has would search other resources outside the restriction (a yes/no oracle on them).
+    const reaching = pairs.find(([name]) => name.startsWith('_has:') || /^[^:._][^.]*\./.test(name));
+    if (reaching) throw forbidden(`'${reaching[0]}' reaches other resources, which a patient-context or query-constrained token cannot search through yet`);
+  }
   return {
     ...scope,
     where: where && scope.where ? { kind: 'and', conditions: [scope.where, where] } : where ?? scope.where,
     extraParams: params,
-    filterIncluded: (versions) => readableIncluded(res, engine, versions, access),
+    filterIncluded,
   };
 }
 
+/** The included-resource filter for a request's access (also used for the search entries of a batch). */
+export function includedFilter(engine: InteractionEngine, access: Access): (versions: ResourceVersion[]) => Promise<ResourceVersion[]> {
+  return (versions) => readableIncluded(engine, versions, access);
+}
+
 /** Included resources of types the token may read, and inside its restriction where it has one (one query per type). */
-async function readableIncluded(res: Response, engine: InteractionEngine, versions: ResourceVersion[], access: Access): Promise<ResourceVersion[]> {
+async function readableIncluded(engine: InteractionEngine, versions: ResourceVersion[], access: Access): Promise<ResourceVersion[]> {
   const byType = new Map<string, ResourceVersion[]>();
   for (const v of versions) byType.set(v.resourceType, [...(byType.get(v.resourceType) ?? []), v]);
   const kept = new Set<ResourceVersion>();

@@ -14,7 +14,7 @@ import { registerSpine } from '../resources/spine.js';
 import { allOfTypePlan } from '../search/canonical.js';
 import { createAuthServer, type AuthServer } from '../auth/authorization-server.js';
 import { FhirError } from '../fhir/errors.js';
-import { createApp } from './app.js';
+import { createApp, type AppDeps } from './app.js';
 import type { Config } from './config.js';
 
 export interface RunningServer {
@@ -28,9 +28,9 @@ export interface RunningServer {
 }
 
 /** Opens the store the configuration names, builds the engine and app, and listens. Used by main.ts and the HTTP tests. */
-export async function startServer(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger = pino({ level: config.logLevel }), options: ServeOptions = {}): Promise<RunningServer> {
   warmSchemaValidator();
-  return serveStore(config, logger, await openStore(config));
+  return serveStore(config, logger, await openStore(config), options);
 }
 
 /** Opens the store the configuration names (also used by the command-line tools, e.g. import-ods). */
@@ -42,8 +42,13 @@ export async function openStore(config: Config): Promise<Store> {
     : new SqliteStore({ file: join(config.dataDir, 'vertebra.sqlite'), synchronous: config.sqliteSynchronous });
 }
 
+/** What an embedder (the HTTP tests) may add beyond the configuration. */
+export interface ServeOptions {
+  audit?: AppDeps['audit'];
+}
+
 /** Builds the engine and app over an open store and listens; closing the server closes the store. */
-export async function serveStore(config: Config, logger: Logger, store: Store): Promise<RunningServer> {
+export async function serveStore(config: Config, logger: Logger, store: Store, options: ServeOptions = {}): Promise<RunningServer> {
   warmSchemaValidator();
   const engine = await buildEngine(store, logger, config);
   let auth: AuthServer | undefined;
@@ -57,7 +62,7 @@ export async function serveStore(config: Config, logger: Logger, store: Store): 
     await store.close(); // a bad SMART_CLIENTS file must not leave the store open
     throw err;
   }
-  const app = createApp({ config, engine, logger, auth });
+  const app = createApp({ config, engine, logger, auth, audit: options.audit });
   const http: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

@@ -108,8 +108,15 @@ describe('HTTP: access decision on every FHIR request (AUTH=smart)', function ()
     expect((await as('patient/*.read', '/Observation/ob1/_history/1', {}, pa)).status).to.equal(403);
     expect(ids(await as('patient/*.read', '/Observation', {}, pa)).sort()).to.deep.equal(['Observation/oa1', 'Observation/oa2']);
     expect(ids(await as('patient/*.read', '/Patient', {}, pa))).to.deep.equal(['Patient/pa']);
-    expect(ids(await as('patient/*.read', '/Observation?subject:Patient.family=beta', {}, pa))).to.deep.equal([]);
-    expect(ids(await as('patient/*.read', '/Patient/pb/Observation', {}, pa))).to.deep.equal([]);
+    expect((await as('patient/*.read', '/Observation?subject:Patient.family=beta', {}, pa)).status).to.equal(403); // chains: not yet
+    expect((await as('patient/*.read', '/Observation?performer.name=doctor', {}, pa)).status).to.equal(403);
+    expect((await as('patient/*.read', '/Patient?_has:Observation:subject:code=x', {}, pa)).status).to.equal(403);
+    expect((await as('patient/*.read', '/Patient/pb/Observation', {}, pa)).status).to.equal(403);
+    expect((await as('patient/*.read', '/Patient/nobody/Observation', {}, pa)).status).to.equal(403); // same answer: no existence oracle
+    expect(ids(await as('patient/*.read', '/Patient/pa/Observation', {}, pa)).sort()).to.deep.equal(['Observation/oa1', 'Observation/oa2']);
+    expect((await as('patient/*.read', '/Observation/oa1/_history', {}, pa)).status).to.equal(403); // versions: not yet
+    expect((await as('patient/*.read', '/Observation/oa1/_history/1', {}, pa)).status).to.equal(403);
+    expect((await as('patient/*.read', '/Observation/ob1/$validate', { method: 'POST', body: { resourceType: 'Parameters', parameter: [{ name: 'mode', valueCode: 'delete' }] } }, pa)).status).to.equal(403);
     const included = ids(await as('patient/Observation.read', '/Observation?_include=Observation:subject&_include=Observation:performer', {}, pa));
     expect(included.sort()).to.deep.equal(['Observation/oa1', 'Observation/oa2']); // no Patient or Practitioner scope: nothing included
     const withPatient = ids(await as('patient/Observation.read patient/Patient.read', '/Observation?_include=Observation:subject', {}, pa));
@@ -130,11 +137,35 @@ describe('HTTP: access decision on every FHIR request (AUTH=smart)', function ()
     expect((await as('user/*.read', '/Observation/oa1', {}, clinician)).status).to.equal(200);
   });
 
-  it('v2 query constraints narrow searches and reads', async () => {
+  it('v2 query constraints narrow searches and reads; one that is not a search parameter of the type is refused, never ignored', async () => {
     const lab = 'system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory';
     expect(ids(await as(lab, '/Observation')).sort()).to.deep.equal(['Observation/oa1', 'Observation/ob1']);
     expect((await as(lab, '/Observation/oa1')).status).to.equal(200);
     expect((await as(lab, '/Observation/oa2')).status).to.equal(403);
+    expect((await as('system/*.rs?category=laboratory', '/Practitioner')).status).to.equal(403);
+    expect((await as('system/Observation.rs?nosuchparam=1', '/Observation')).status).to.equal(403);
+    expect((await as('system/Observation.rs?_count=1', '/Observation')).status).to.equal(403);
+  });
+
+  it('paths are case-sensitive: a case variant is no route and never skips the token', async () => {
+    for (const [method, path] of [['GET', '/_HISTORY'], ['GET', '/Observation/oa1/_History/1'], ['POST', '/_SEARCH'], ['POST', '/$REINDEX'], ['POST', '/Patient/$MATCH']]) {
+      const anonymous = await server.fhir(path, { method });
+      expect(anonymous.status, `${method} ${path}`).to.equal(401);
+      const withToken = await as(admin, path, { method });
+      expect(withToken.status, `${method} ${path} with a token`).to.equal(404);
+      expect(withToken.text).to.not.match(/Alpha|Beta/);
+    }
+  });
+
+  it('included resources are limited to what the token may read in system searches and batch entries too', async () => {
+    const system = await as('system/Practitioner.rs', '/?_type=Practitioner&_revinclude=Observation:performer');
+    expect(system.status, system.text).to.equal(200);
+    expect(ids(system)).to.deep.equal(['Practitioner/dr']);
+    const batch = await as('system/Practitioner.rs', '/', { method: 'POST', body: {
+      resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: 'Practitioner?_revinclude=Observation:performer' } }],
+    } });
+    expect(batch.status, batch.text).to.equal(200);
+    expect(batch.json.entry[0].resource.entry.map((e: any) => e.resource.resourceType)).to.deep.equal(['Practitioner']);
   });
 
   it('batch and transaction entries are each decided before any runs', async () => {
@@ -149,5 +180,9 @@ describe('HTTP: access decision on every FHIR request (AUTH=smart)', function ()
     const ok = await as('system/Patient.read system/Observation.write', '/', { method: 'POST', body: bundle('transaction') });
     expect(ok.status, ok.text).to.equal(200);
     expect((await as('patient/*.*', '/', { method: 'POST', body: bundle('batch') }, { patient: 'pa' })).status).to.equal(403);
+    const lowercase = { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'get', url: 'Observation/ob1' } }] };
+    const sneaky = await as('openid', '/', { method: 'POST', body: lowercase });
+    expect(sneaky.status).to.equal(403);
+    expect(sneaky.text).to.not.contain('laboratory');
   });
 });

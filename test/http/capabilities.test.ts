@@ -42,6 +42,10 @@ describe('HTTP: /metadata and every R4 resource type', () => {
     for (const type of resourceTypes().keys()) {
       // The smallest body: types with required elements must name what is missing (400 'required').
       const created = await server.fhir(`/${type}`, { method: 'POST', body: { resourceType: type, id: 'ignored' } });
+      if (type === 'AuditEvent') { // written by the server's audit trail only: read and search through the API
+        if (created.status !== 405) failures.push(`${type}: create ${created.status} (405 expected)`);
+        continue;
+      }
       if (created.status === 400) {
         if (!created.json.issue.every((i: any) => i.code === 'required')) failures.push(`${type}: ${JSON.stringify(created.json.issue)}`);
         expect((await server.fhir(`/${type}/x1`)).status, type).to.equal(404);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { defaultConfig, type Config } from '../../server/config.js';
-import { serveStore, startServer, type RunningServer } from '../../server/server.js';
+import { serveStore, startServer, type RunningServer, type ServeOptions } from '../../server/server.js';
 import type { Db } from 'mongodb';
 import { MongoStore } from '../../store/mongo/mongo-store.js';
 import type { Store } from '../../store/port.js';
@@ -54,13 +54,13 @@ async function openTestStore(dataDir: string): Promise<Store> {
  * semantics rather than tokens; the PDS and authorization suites pass `{ pds: true }` and
  * `{ auth: 'smart' }`, the defaults of a real deployment.
  */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<Config> = {}, options: ServeOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vertebra-test-'));
   const config = defaultConfig({ port: 0, dataDir, logLevel: 'silent', pds: false, auth: 'off', ...overrides });
   const logger = pino({ level: 'silent' });
   const server = TEST_STORE === 'mongo-fake'
-    ? await serveStore(config, logger, await openTestStore(config.dataDir))
-    : await startServer(config, logger);
+    ? await serveStore(config, logger, await openTestStore(config.dataDir), options)
+    : await startServer(config, logger, options);
   const url = `http://127.0.0.1:${server.port}/fhir`;
   return {
     ...server,

@@ -13,6 +13,7 @@ import { interactiveRoutes, type PatientFinder } from './login-flow.js';
 import { KeyStore } from './keys.js';
 import { OAuthHttpError, oauthErrors } from './oauth-error.js';
 import { InvalidAccessTokenError, issueAccessToken, issueIdToken, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
+import { VerifiedTokenCache } from './verified-tokens.js';
 
 /**
  * The SMART authorization server's token side: POST /auth/token (client_credentials with SMART
@@ -108,6 +109,7 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
   const fhirBaseOf = (req: Request) => opts.fhirBaseUrl ?? `${req.protocol}://${req.get('host')}/fhir`;
   const endpointsOf = (req: Request) => endpointsFor(fhirBaseOf(req));
   const verify = (token: string, e: Endpoints) => verifyAccessToken(token, { keys, revoked, issuer: e.issuer, audience: e.fhir });
+  const verified = new VerifiedTokenCache((jti) => revoked.has(jti)); // FHIR requests: one signature check per token
 
   const libClient = (registration: RegisteredClient): LibClient => ({
     id: registration.clientId, grants: registration.grantTypes, redirectUris: registration.redirectUris, registration,
@@ -397,9 +399,13 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
     endpoints(fhirBase = opts.fhirBaseUrl) {
       return fhirBase ? endpointsFor(fhirBase) : undefined;
     },
-    verifyAccessToken(token, fhirBase = opts.fhirBaseUrl) {
-      if (!fhirBase) return Promise.reject(new Error('verifyAccessToken needs the FHIR base URL the token was presented to (BASE_URL is not set)'));
-      return verify(token, endpointsFor(fhirBase));
+    async verifyAccessToken(token, fhirBase = opts.fhirBaseUrl) {
+      if (!fhirBase) throw new Error('verifyAccessToken needs the FHIR base URL the token was presented to (BASE_URL is not set)');
+      const cached = verified.get(token, fhirBase);
+      if (cached) return cached;
+      const claims = await verify(token, endpointsFor(fhirBase));
+      verified.set(token, fhirBase, claims);
+      return claims;
     },
   };
 }

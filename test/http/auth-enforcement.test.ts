@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { SignJWT } from 'jose';
 import { startTestServer, type FhirResponse, type TestServer } from '../support/server.js';
@@ -9,6 +12,8 @@ import { startTestServer, type FhirResponse, type TestServer } from '../support/
  * constraints narrow searches, and no denial leaks data. Tokens are signed with the server's own
  * key, as the token endpoint signs them (test/http/auth-tokens.test.ts drives that endpoint).
  */
+const SECRET = 'a-long-enough-client-secret-for-tests-0123';
+
 describe('HTTP: access decision on every FHIR request (AUTH=smart)', function () {
   this.timeout(30_000);
   let server: TestServer;
@@ -29,7 +34,12 @@ describe('HTTP: access decision on every FHIR request (AUTH=smart)', function ()
   const admin = 'system/*.cruds';
 
   before(async () => {
-    server = await startTestServer({ auth: 'smart' });
+    const clientsFile = join(mkdtempSync(join(tmpdir(), 'vertebra-clients-')), 'clients.json');
+    writeFileSync(clientsFile, JSON.stringify([{
+      client_id: 'test-app', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['client_credentials'], scope: 'system/*.cruds',
+    }]));
+    server = await startTestServer({ auth: 'smart', smartClients: clientsFile });
     const seed = async (path: string, body: object) => {
       const res = await as(admin, path, { method: 'PUT', body });
       expect(res.status, res.text).to.be.oneOf([200, 201]);
@@ -58,6 +68,17 @@ describe('HTTP: access decision on every FHIR request (AUTH=smart)', function ()
     const expired = await server.fhir('/Patient/pa', { headers: { Authorization: `Bearer ${await token(admin, {}, { exp: Math.floor(Date.now() / 1000) - 10 })}` } });
     expect(expired.status).to.equal(401);
     expect(expired.headers.get('www-authenticate')).to.contain('invalid_token');
+    // A token used once (and so cached as verified) stops working the moment it is revoked.
+    const once = await token('system/Patient.read');
+    expect((await server.fhir('/Patient/pa', { headers: { Authorization: `Bearer ${once}` } })).status).to.equal(200);
+    const jti = JSON.parse(Buffer.from(once.split('.')[1], 'base64url').toString()).jti;
+    expect(jti).to.be.a('string');
+    const revoke = await fetch(`${server.url.replace(/\/fhir$/, '')}/auth/revoke`, {
+      method: 'POST', body: new URLSearchParams({ token: once }).toString(),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`test-app:${SECRET}`).toString('base64')}` },
+    });
+    expect(revoke.status).to.equal(200);
+    expect((await server.fhir('/Patient/pa', { headers: { Authorization: `Bearer ${once}` } })).status).to.equal(401);
     const wrongAudience = await server.fhir('/Patient/pa', { headers: { Authorization: `Bearer ${await token(admin, {}, { aud: 'https://elsewhere.example/fhir' })}` } });
     expect(wrongAudience.status).to.equal(401);
     const tampered = (await token('system/Patient.read')).replace(/\.([^.]+)\./, (_m, p: string) => `.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), scope: admin })).toString('base64url')}.`);

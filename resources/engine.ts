@@ -11,7 +11,7 @@ import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store } 
 import { LocalTerminology } from '../terminology/local-terminology.js';
 import { ANONYMOUS_READER, HookRegistry, type CandidateSearch, type Reader, type ScoredSearchResult, type WriteOrigin } from './hooks.js';
 import type { PatchBody } from './patch/index.js';
-import { checkBody, ID_PATTERN, WriteSession, type Criteria, type Preconditions, type WriteContext, type WriteResult } from './write-session.js';
+import { checkBody, checkId, WriteSession, type Criteria, type Preconditions, type WriteContext, type WriteResult } from './write-session.js';
 
 export type { Criteria, Preconditions, WriteResult } from './write-session.js';
 
@@ -69,8 +69,7 @@ export class InteractionEngine implements CandidateSearch {
   }
 
   assertId(resourceType: string, id: string): void {
-    if (!ID_PATTERN.test(id)) throw errors.badRequest(`'${id}' is not a valid FHIR id`);
-    this.hooks.for(resourceType).validateId?.(id);
+    checkId(this.hooks, resourceType, id);
   }
 
   async read(resourceType: string, id: string): Promise<ResourceVersion> {

@@ -102,7 +102,7 @@ export class WriteSession {
       }
     }
     const id = options.id ?? await this.newId(resourceType, resource);
-    if (options.id !== undefined) this.checkId(resourceType, id);
+    if (options.id !== undefined) checkId(this.ctx.hooks, resourceType, id, [`${resourceType}.id`]);
     await this.ctx.hooks.for(resourceType).validate?.({ ...resource, id } as Resource); // the id it will be written under
     if (await this.tx.read(resourceType, id)) throw errors.conflict(`${resourceType}/${id} already exists`);
     return this.write(resource, resourceType, id, undefined, 'POST');
@@ -113,7 +113,7 @@ export class WriteSession {
     const resource = checkBody(resourceType, body);
     if (resource.id === undefined) throw errors.badRequest('The resource must carry an id equal to the id in the URL', [`${resourceType}.id`]);
     if (resource.id !== id) throw errors.badRequest(`The resource id '${resource.id}' does not match the URL id '${id}'`, [`${resourceType}.id`]);
-    this.checkId(resourceType, id);
+    checkId(this.ctx.hooks, resourceType, id, [`${resourceType}.id`]);
     await this.ctx.hooks.for(resourceType).validate?.(resource);
     const current = await this.tx.read(resourceType, id);
     checkIfMatch(current, pre, `${resourceType}/${id}`);
@@ -207,14 +207,6 @@ export class WriteSession {
     return tombstones;
   }
 
-  /**
-   * The id syntax and the type's own id rule (an NHS number, an ODS code), for every write path:
-   * the engine checks URL ids, but transaction entries and conditional creates carry theirs in the body.
-   */
-  private checkId(resourceType: string, id: string): void {
-    if (!ID_PATTERN.test(id)) throw errors.badRequest(`'${id}' is not a valid FHIR id`, [`${resourceType}.id`]);
-    this.ctx.hooks.for(resourceType).validateId?.(id);
-  }
 
   /** lastUpdated for a new version: now, but never earlier than the version it replaces. */
   private stamp(current: ResourceVersion | undefined): string {
@@ -235,6 +227,15 @@ export class WriteSession {
     this.changes.push({ version, resource });
     return { version, resource, created: !current || current.deleted };
   }
+}
+
+/**
+ * The id syntax and the type's own id rule (an NHS number, an ODS code), for every path an id comes
+ * by: the URL (the engine) and the body of a transaction entry or conditional create (a session).
+ */
+export function checkId(hooks: HookRegistry, resourceType: string, id: string, expression?: string[]): void {
+  if (!ID_PATTERN.test(id)) throw errors.badRequest(`'${id}' is not a valid FHIR id`, expression);
+  hooks.for(resourceType).validateId?.(id);
 }
 
 /** The body must be a resource of the URL's type, structurally valid R4. */

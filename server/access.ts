@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { decide, type AccessDecision, type AccessRequest, type Grant, type Interaction } from '../auth/access.js';
+import { decide, type AccessDecision, type AccessRequest, type Grant, type Interaction, type TypeAccess } from '../auth/access.js';
 import type { AuthServer } from '../auth/authorization-server.js';
 import { parseScopes } from '../auth/scopes.js';
 import { resourceTypes, isResourceType } from '../fhir/definitions.js';
@@ -69,7 +69,7 @@ export function accessRequestFor(method: string, path: string, query: URLSearchP
 }
 
 /** The decoded segments of a request path, or undefined when an escape is malformed (`%E0%A4`). */
-function pathSegments(path: string): string[] | undefined {
+export function pathSegments(path: string): string[] | undefined {
   try {
     return path.split('/').filter((s) => s !== '').map(decodeURIComponent);
   } catch {
@@ -234,11 +234,14 @@ export function restrictionFor(access: Access | undefined, type: string): { wher
   }
 }
 
+/** True when an allowed type is limited to a patient's compartment or by v2 query constraints. */
+export function restricts(typeAccess: TypeAccess | undefined): boolean {
+  return typeAccess !== undefined && (typeAccess.patientCompartment !== undefined || typeAccess.constraints !== undefined);
+}
+
 /** True when the request's access restricts `type` (compartment or constraints). */
 export function isRestricted(res: Response, type: string): boolean {
-  const access = res.locals.access as Access | undefined;
-  const r = access?.decision.byType[type];
-  return r !== undefined && (r.patientCompartment !== undefined || r.constraints !== undefined);
+  return restricts((res.locals.access as Access | undefined)?.decision.byType[type]);
 }
 
 export const forbidden = (diagnostics: string) => outcome(403, 'forbidden', diagnostics);

@@ -5,7 +5,7 @@ import { isResourceType } from '../fhir/definitions.js';
 import { operationOutcome } from '../fhir/errors.js';
 import { auditEvent, type AuditInput, type RestInteraction } from '../resources/audit-event/index.js';
 import type { InteractionEngine } from '../resources/engine.js';
-import { accessRequestFor, type Principal } from './access.js';
+import { accessRequestFor, pathSegments, type Principal } from './access.js';
 
 /**
  * The audit trail of patient-data access (ARCHITECTURE "Security and audit", issue 5). Mounted on
@@ -58,18 +58,11 @@ interface Target {
 
 const NOT_AUDITED = 'AuditEvent';
 
-function segmentsOf(path: string): string[] | undefined {
-  try {
-    return path.split('/').filter((s) => s !== '').map(decodeURIComponent);
-  } catch {
-    return undefined;
-  }
-}
 
 function targetOf(req: Request): Target {
   const q = req.originalUrl.indexOf('?');
   const query = q < 0 ? '' : req.originalUrl.slice(q + 1);
-  const segments = segmentsOf(req.path) ?? [];
+  const segments = pathSegments(req.path) ?? [];
   const what = accessRequestFor(req.method, req.path, new URLSearchParams(query));
   const target: Target = { query, isPublic: what === 'public' };
   if (what === 'bundle') target.interaction = 'transaction'; // refined from the response Bundle's type

@@ -7,7 +7,7 @@ import { isSubsetting, parseSubsetting, subset, type Subsetting } from '../resou
 import type { Condition, SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../store/port.js';
 import { decide } from '../auth/access.js';
-import { forbidden, restrictionFor, searchRestriction, type Access } from './access.js';
+import { forbidden, restrictionFor, restricts, searchRestriction, type Access } from './access.js';
 import type { Config } from './config.js';
 import { strictHandling } from './preconditions.js';
 import { sendFhir } from './representation.js';
@@ -150,8 +150,7 @@ async function readableIncluded(engine: InteractionEngine, versions: ResourceVer
   for (const [type, list] of byType) {
     const decision = decide({ interaction: 'read', resourceTypes: [type] }, access.grant);
     if (!decision.allow) continue;
-    const restriction = decision.byType[type];
-    if (!restriction?.patientCompartment && !restriction?.constraints) {
+    if (!restricts(decision.byType[type])) {
       list.forEach((v) => kept.add(v));
       continue;
     }

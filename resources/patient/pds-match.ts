@@ -4,6 +4,10 @@ import type { CandidateSearch, Reader, ScoredEntry, ScoredSearchResult } from '.
 import { foldName, nameSimilarity } from './name-similarity.js';
 import type { DateCriterion, PdsQuery } from './pds-query.js';
 import { isRestricted, redactForReader } from './restricted.js';
+import { ODS_ORGANIZATION_CODE_SYSTEM } from '../organization/ods.js';
+import {
+  BIRTH_PLACE_URL, CONTACT_PREFERENCE_URL, MEDICAL_APPLIANCE_SUPPLIER_URL, NHS_COMMUNICATION_URL, NOMINATED_PHARMACY_URL, PREFERRED_DISPENSER_URL,
+} from './extensions.js';
 
 /**
  * PDS matching: finds the candidates of a demographic query through the generic search, decides
@@ -37,7 +41,6 @@ export const CANDIDATE_LIMIT = 2000;
 
 type Weighted = keyof typeof WEIGHTS;
 
-const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
 /** Runs a PDS query: scored matches best first, or TOO_MANY_MATCHES when there are more than allowed. */
 export async function pdsSearch(query: PdsQuery, reader: Reader, engine: CandidateSearch): Promise<ScoredSearchResult> {
@@ -250,7 +253,7 @@ function datesMatch(criteria: DateCriterion[], value: string | undefined): boole
 function gpCodes(patient: Patient): string[] {
   return (patient.generalPractitioner ?? []).flatMap((ref) => {
     const codes: string[] = [];
-    if (ref.identifier?.system === ODS_SYSTEM && ref.identifier.value) codes.push(ref.identifier.value.toUpperCase());
+    if (ref.identifier?.system === ODS_ORGANIZATION_CODE_SYSTEM && ref.identifier.value) codes.push(ref.identifier.value.toUpperCase());
     const m = /^Organization\/([A-Za-z0-9]+)$/.exec(ref.reference ?? '');
     if (m) codes.push(m[1].toUpperCase());
     return codes;
@@ -266,12 +269,8 @@ function digits(phone: string): string {
 }
 
 const SEARCH_EXCLUDED_EXTENSIONS = new Set([
-  'http://hl7.org/fhir/StructureDefinition/patient-birthPlace',
-  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy',
-  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-PreferredDispenserOrganization',
-  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-MedicalApplianceSupplier',
-  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication',
-  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-ContactPreference',
+  BIRTH_PLACE_URL, NOMINATED_PHARMACY_URL, PREFERRED_DISPENSER_URL, MEDICAL_APPLIANCE_SUPPLIER_URL,
+  NHS_COMMUNICATION_URL, CONTACT_PREFERENCE_URL,
 ]);
 
 /**

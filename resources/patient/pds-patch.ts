@@ -5,6 +5,7 @@ import { spineError } from '../../fhir/spine-errors.js';
 import type { ResourceHooks } from '../hooks.js';
 import { applyJsonPatch, parseJsonPatch, type PatchBody } from '../patch/index.js';
 import type { Preconditions } from '../write-session.js';
+import { DEATH_NOTIFICATION_URL } from './extensions.js';
 
 /**
  * PDS-style PATCH of Patient (nhs-spine.md §1.5; PDS `patient-patch.yaml`), as the engine's
@@ -44,7 +45,7 @@ const PATIENT_ELEMENTS = new Set([
 /** Elements the server owns: a patch may test them but not write them. */
 const SERVER_OWNED = new Set(['resourceType', 'id', 'meta']);
 
-export const DEATH_NOTIFICATION_URL = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
+export { DEATH_NOTIFICATION_URL };
 
 const NO_IF_MATCH = 'Invalid request with error - If-Match header must be supplied to update this resource';
 /** What PDS answers (412) for an If-Match that is not `W/"<version>"`. */

@@ -1,5 +1,6 @@
 import type { Coding, Patient } from 'fhir/r4.js';
 import type { Reader } from '../hooks.js';
+import { DEATH_NOTIFICATION_URL } from './extensions.js';
 
 /**
  * Information-governance rules for sensitive patients (nhs-spine.md §1.8). A patient labelled
@@ -18,7 +19,7 @@ const KEPT_ELEMENTS = new Set([
   'resourceType', 'id', 'meta', 'implicitRules', 'language', 'identifier', 'active', 'name', 'gender', 'birthDate',
   'deceasedBoolean', 'deceasedDateTime', 'multipleBirthBoolean', 'multipleBirthInteger', 'link',
 ]);
-const KEPT_EXTENSIONS = new Set(['https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus']);
+const KEPT_EXTENSIONS = new Set([DEATH_NOTIFICATION_URL]);
 
 /**
  * Search parameters over the stripped elements. A restricted patient must not be found through

@@ -29,7 +29,7 @@ export const NMC_SYSTEM = 'https://fhir.hl7.org.uk/Id/nmc-number';
 export const GPHC_SYSTEM = 'https://fhir.hl7.org.uk/Id/gphc-number';
 export const HCPC_SYSTEM = 'https://fhir.hl7.org.uk/Id/hcpc-number';
 export const DIN_SYSTEM = 'https://fhir.hl7.org.uk/Id/din-number';
-export const ODS_ORGANIZATION_CODE_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+export { ODS_ORGANIZATION_CODE_SYSTEM } from '../organization/ods.js';
 
 interface FormatRule {
   /** What a client is told the value should look like. */

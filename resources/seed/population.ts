@@ -1,5 +1,7 @@
 import type { Extension, Organization, Patient, Practitioner, PractitionerRole, Resource } from 'fhir/r4.js';
 import { NHS_NUMBER_SYSTEM, nhsNumbersFrom } from '../patient/nhs-number.js';
+import { DEATH_NOTIFICATION_URL, NOMINATED_PHARMACY_URL } from '../patient/extensions.js';
+import { CONFIDENTIALITY_SYSTEM } from '../patient/restricted.js';
 import {
   GMC_SYSTEM, GMP_SYSTEM, GPHC_SYSTEM, HCPC_SYSTEM, NMC_SYSTEM, ODS_ORGANIZATION_CODE_SYSTEM,
   SDS_ROLE_PROFILE_ID_SYSTEM, SDS_USER_ID_SYSTEM,
@@ -41,11 +43,8 @@ export const FIRST_NHS_STEM = 999_000_000;
 export const REFERENCE_DATE = Date.UTC(2025, 0, 1);
 const MAX_PRACTICES = 10_000;
 
-const CONFIDENTIALITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
 const ODS_ROLE_SYSTEM = 'https://digital.nhs.uk/services/organisation-data-service/CodeSystem/ODSOrganisationRole';
 const ORGANISATION_ROLE_URL = 'https://fhir.nhs.uk/England/StructureDefinition/Extension-England-OrganisationRole';
-const NOMINATED_PHARMACY_URL = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy';
-const DEATH_NOTIFICATION_URL = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
 const DEATH_NOTIFICATION_SYSTEM = 'https://fhir.hl7.org.uk/CodeSystem/UKCore-DeathNotificationStatus';
 const VERIFICATION_STATUS_URL = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus';
 const VERIFICATION_STATUS_SYSTEM = 'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus';

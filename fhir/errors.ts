@@ -52,5 +52,7 @@ export const errors = {
   payloadTooLarge: (msg: string) => fail(413, 'too-costly', msg),
   unsupportedMediaType: (msg: string) => fail(415, 'not-supported', msg),
   unprocessable: (msg: string, expression?: string[]) => fail(422, 'processing', msg, expression),
+  /** The server cannot do this now (e.g. its audit trail cannot be written): try again later. */
+  unavailable: (msg: string) => fail(503, 'transient', msg),
   internal: () => fail(500, 'exception', 'An unexpected error occurred; it has been logged with the request id'),
 };

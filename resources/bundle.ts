@@ -112,7 +112,7 @@ async function transaction(engine: InteractionEngine, raw: BundleEntry[], option
       await pacer.tick();
     }
     checkNoResourceTwice(session);
-  });
+  }, { bundle: 'transaction' });
   for (const entry of ordered.filter((e) => e.method === 'GET' || e.method === 'HEAD')) {
     responses[entry.index] = await getEntry(entry, options);
     await pacer.tick();
@@ -127,8 +127,8 @@ async function batch(engine: InteractionEngine, raw: BundleEntry[], options: Bun
     try {
       const entry = parseEntry(e, index, options.baseUrl);
       if (entry.method === 'GET' || entry.method === 'HEAD') responses.push(await getEntry(entry, options));
-      else if (entry.method === 'DELETE') responses.push(await engine.transaction((s) => deleteEntry(s, entry, options)));
-      else responses.push(await engine.transaction((s) => writeEntry(s, entry, options)));
+      else if (entry.method === 'DELETE') responses.push(await engine.transaction((s) => deleteEntry(s, entry, options), { bundle: 'batch' }));
+      else responses.push(await engine.transaction((s) => writeEntry(s, entry, options), { bundle: 'batch' }));
     } catch (error) {
       // Earlier entries have committed, so the batch must answer for each of them: a bug in one
       // entry becomes that entry's 500, not a 500 for the whole (half-done) batch.

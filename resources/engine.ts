@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { OperationOutcomeIssue, Resource } from 'fhir/r4.js';
 import { errors, FhirError } from '../fhir/errors.js';
 import { isResourceType } from '../fhir/definitions.js';
@@ -11,9 +12,28 @@ import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store } 
 import { LocalTerminology } from '../terminology/local-terminology.js';
 import { ANONYMOUS_READER, HookRegistry, type CandidateSearch, type Reader, type ScoredSearchResult, type WriteOrigin } from './hooks.js';
 import type { PatchBody } from './patch/index.js';
-import { checkBody, checkId, WriteSession, type Criteria, type Preconditions, type WriteContext, type WriteResult } from './write-session.js';
+import { checkBody, checkId, WriteSession, type Criteria, type Preconditions, type WriteChange, type WriteContext, type WriteResult } from './write-session.js';
 
-export type { Criteria, Preconditions, WriteResult } from './write-session.js';
+export type { Criteria, Preconditions, WriteChange, WriteResult } from './write-session.js';
+
+/** What kind of request a transaction serves, as far as the engine knows (for write observers). */
+export interface TransactionOptions {
+  origin?: WriteOrigin;
+  /** Set by the Bundle interactions: the whole transaction Bundle, or one entry of a batch. */
+  bundle?: 'transaction' | 'batch';
+}
+
+/**
+ * Sees every client transaction's writes just before it commits and may add writes of its own
+ * through `server` (a server-origin session on the same store transaction): what it writes commits
+ * atomically with what it saw, and if it throws nothing commits. `committed` runs once the
+ * transaction is durable. The audit trail uses this so that a write and its AuditEvent are one
+ * commit (server/audit.ts).
+ */
+export interface WriteObserver {
+  beforeCommit(changes: readonly WriteChange[], server: WriteSession, options: TransactionOptions): Promise<void>;
+  committed?(): void;
+}
 
 export interface EngineDeps {
   store: Store;
@@ -39,6 +59,8 @@ export class InteractionEngine implements CandidateSearch {
   private readonly writeContext: WriteContext;
   /** The current resource of older versions handed out by vread/history, for render()'s hooks. */
   private readonly currentOf = new WeakMap<ResourceVersion, Resource>();
+  /** The write observers of the request being served (async context: one list per HTTP request). */
+  private readonly observers = new AsyncLocalStorage<readonly WriteObserver[]>();
 
   constructor(deps: EngineDeps) {
     this.store = deps.store;
@@ -80,6 +102,12 @@ export class InteractionEngine implements CandidateSearch {
     if (current.deleted) throw errors.gone(`${resourceType}/${id} was deleted`);
     const resolve = this.hooks.for(resourceType).resolveRead;
     return resolve ? resolve(current, (other) => this.store.read(resourceType, other)) : current;
+  }
+
+  /** True when `resourceType/id` has a current, not deleted, version. */
+  async exists(resourceType: string, id: string): Promise<boolean> {
+    const current = await this.store.read(resourceType, id);
+    return current !== undefined && !current.deleted;
   }
 
   async vread(resourceType: string, id: string, versionId: string): Promise<ResourceVersion> {
@@ -133,16 +161,35 @@ export class InteractionEngine implements CandidateSearch {
    * write (the default); 'server' is the server's own bookkeeping (the audit trail), which only
    * server code asks for explicitly.
    */
-  async transaction<T>(fn: (session: WriteSession) => Promise<T>, options: { origin?: WriteOrigin } = {}): Promise<T> {
-    let session: WriteSession | undefined;
+  async transaction<T>(fn: (session: WriteSession) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const origin = options.origin ?? 'client';
+    const observers = origin === 'client' ? this.observers.getStore() ?? [] : [];
+    const changes: WriteChange[] = [];
     const result = await this.store.transaction(async (tx) => {
-      session = new WriteSession(tx, this.writeContext, options.origin ?? 'client');
-      return fn(session);
+      const session = new WriteSession(tx, this.writeContext, origin);
+      const value = await fn(session);
+      changes.push(...session.changes);
+      if (observers.length && session.changes.length) {
+        // The innermost observer (the last registered, e.g. the access check) sees them first.
+        const server = new WriteSession(tx, this.writeContext, 'server');
+        for (const observer of [...observers].reverse()) await observer.beforeCommit(session.changes, server, options);
+        changes.push(...server.changes);
+      }
+      return value;
     });
-    for (const { version, resource } of session!.changes) {
+    for (const observer of observers) observer.committed?.();
+    for (const { version, resource } of changes) {
       this.hooks.for(version.resourceType).afterCommit?.({ id: version.id, resource: version.deleted ? undefined : resource });
     }
     return result;
+  }
+
+  /**
+   * Runs `fn` (and everything it starts asynchronously) with `observer` watching its client
+   * transactions, in addition to the observers already watching.
+   */
+  observeWrites<T>(observer: WriteObserver, fn: () => T): T {
+    return this.observers.run([...(this.observers.getStore() ?? []), observer], fn);
   }
 
   /**

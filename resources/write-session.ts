@@ -46,8 +46,17 @@ export interface WriteContext {
  * conditional create cannot race another one (the store runs transactions one at a time).
  * `changes` lists what was written, for the engine's after-commit hooks.
  */
+/** One version a session wrote, with the version it replaced (absent for a first version). */
+export interface WriteChange {
+  version: ResourceVersion;
+  /** The written resource; absent for a deletion. */
+  resource?: Resource;
+  /** The current version before this write, when there was one (it may itself be a deletion). */
+  previous?: ResourceVersion;
+}
+
 export class WriteSession {
-  readonly changes: { version: ResourceVersion; resource?: Resource }[] = [];
+  readonly changes: WriteChange[] = [];
   /** Ids handed out by newId in this session, by type: a second create must not get the same one. */
   private readonly assigned = new Set<string>();
 
@@ -186,7 +195,7 @@ export class WriteSession {
       resourceType, id, versionId: current.versionId + 1, lastUpdated: this.stamp(current), deleted: true, method: 'DELETE',
     };
     await this.tx.write({ ...tombstone, entries: [] });
-    this.changes.push({ version: tombstone });
+    this.changes.push({ version: tombstone, previous: current });
     return tombstone;
   }
 
@@ -224,7 +233,7 @@ export class WriteSession {
     const json = JSON.stringify(resource);
     const version: ResourceVersion = { resourceType, id, versionId, lastUpdated, deleted: false, method, json };
     await this.tx.write({ ...version, entries: this.ctx.extractor.extract(resource) });
-    this.changes.push({ version, resource });
+    this.changes.push({ version, resource, previous: current });
     return { version, resource, created: !current || current.deleted };
   }
 }

@@ -4,7 +4,8 @@ import type { AuthServer } from '../auth/authorization-server.js';
 import { parseScopes } from '../auth/scopes.js';
 import { resourceTypes, isResourceType } from '../fhir/definitions.js';
 import { FhirError } from '../fhir/errors.js';
-import type { InteractionEngine } from '../resources/engine.js';
+import type { Resource } from 'fhir/r4.js';
+import type { InteractionEngine, WriteObserver } from '../resources/engine.js';
 import type { Condition } from '../search/plan.js';
 import { compartmentCondition } from '../search/parse.js';
 import { baseUrl } from './base-url.js';
@@ -18,8 +19,14 @@ import type { Config } from './config.js';
  * restrictions in `res.locals.access`; the routes apply them inside the search plan (never by
  * filtering a page afterwards) and check single resources against them.
  *
- * Not covered yet (each is denied rather than let through): patient-context writes and history
- * beyond one instance, alternative (OR) v2 query constraints, $reindex without system/*.cruds.
+ * Restricted writes (create, update, patch, delete of one resource under a patient-context or
+ * query-constrained scope) are checked twice: the current resource must lie inside the restriction
+ * before the write (else 403), and inside the store transaction, just before it commits, every
+ * version written or replaced must lie inside it (a write observer: else 403 and nothing commits).
+ *
+ * Not covered yet (each is denied rather than let through): conditional writes and history
+ * beyond one instance under a restriction, alternative (OR) v2 query constraints, $reindex without
+ * system/*.cruds.
  */
 
 export interface Access {
@@ -116,8 +123,9 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
     if (!decision.allow) throw outcome(403, 'forbidden', decision.reason);
     checkConstraints(decision, engine);
     res.locals.access = { grant, decision } satisfies Access;
-    await checkRestricted(request!, req.path, res, engine);
-    next();
+    const writes = await checkRestricted(request!, req, res, engine);
+    if (writes) engine.observeWrites(writes, next);
+    else next();
   };
 }
 
@@ -127,36 +135,75 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
  * interactions that cannot be restricted yet are refused. Searches are restricted in the plan by
  * the search route (searchRestriction).
  */
-async function checkRestricted(request: AccessRequest, path: string, res: Response, engine: InteractionEngine): Promise<void> {
+async function checkRestricted(request: AccessRequest, req: Request, res: Response, engine: InteractionEngine): Promise<WriteObserver | undefined> {
   const restricted = request.resourceTypes.filter((t) => isRestricted(res, t));
-  if (!restricted.length) return;
+  if (!restricted.length) return undefined;
   const [type] = request.resourceTypes;
-  const segments = pathSegments(path)!;
+  const segments = pathSegments(req.path)!;
+  /** The current `type/id`, if any, must lie inside the restriction (a missing one is the route's 404, or an update as create). */
+  const assertInside = async (id: string, what: string, ifExists: boolean): Promise<void> => {
+    const { where, params } = searchRestriction(res, type);
+    const { result } = await engine.search([type], [['_id', id], ...params], { strict: true, defaultCount: 1, maxCount: 1 }, where);
+    if (result.matches.length) return;
+    if (ifExists && !(await engine.exists(type, id))) return;
+    throw outcome(403, 'forbidden', `${type}/${id} is outside what this token may ${what}`);
+  };
   switch (request.interaction) {
     case 'operation':
     case 'read': {
       // A type-level operation ($validate) checks a body, not stored data; an instance one must
       // stay inside the restriction like a read.
-      if (request.interaction === 'operation' && segments.length < 3) return;
-      const id = segments[1];
-      const { where, params } = searchRestriction(res, type);
-      const { result } = await engine.search([type], [['_id', id], ...params], { strict: true, defaultCount: 1, maxCount: 1 }, where);
-      if (!result.matches.length) throw outcome(403, 'forbidden', `${type}/${id} is outside what this token may read`);
-      return;
+      if (request.interaction === 'operation' && segments.length < 3) return undefined;
+      await assertInside(segments[1], 'read', false);
+      return undefined;
     }
     case 'search-type': {
-      if (path.endsWith('/$match')) throw outcome(403, 'forbidden', '$match is not available to patient-context or query-constrained tokens');
+      if (req.path.endsWith('/$match')) throw outcome(403, 'forbidden', '$match is not available to patient-context or query-constrained tokens');
       // A compartment search of another patient answers the same whether that patient exists or not.
       const compartmentOwner = segments.length === 3 && segments[0] === 'Patient' ? segments[1] : undefined;
       const own = (res.locals.access as Access).decision.byType[type]?.patientCompartment;
       if (compartmentOwner !== undefined && own !== undefined && compartmentOwner !== own) {
         throw outcome(403, 'forbidden', 'A patient-context token may search only its own patient\'s compartment');
       }
-      return;
+      return undefined;
+    }
+    case 'create':
+    case 'update':
+    case 'patch':
+    case 'delete': {
+      // Conditional forms match across every patient: their outcome would tell what lies outside.
+      const conditional = request.interaction === 'create' ? req.get('if-none-exist') !== undefined : segments.length < 2;
+      if (conditional) throw outcome(403, 'forbidden', `Conditional ${request.interaction} under a patient-context or query-constrained scope is not supported yet`);
+      if (request.interaction !== 'create') await assertInside(segments[1], 'change', request.interaction === 'update');
+      return restrictedWrites(res.locals.access as Access, engine);
     }
     default:
       throw outcome(403, 'forbidden', `${request.interaction} on ${restricted.join(', ')} under a patient-context or query-constrained scope is not supported yet`);
   }
+}
+
+/**
+ * Inside the write's transaction: every version it writes, and every version it replaces, must lie
+ * inside the restriction (the launch patient's compartment; the v2 query constraints for the new
+ * version, searched inside the transaction so that they see it). Otherwise 403 and nothing commits.
+ */
+function restrictedWrites(access: Access, engine: InteractionEngine): WriteObserver {
+  return {
+    async beforeCommit(changes, session) {
+      for (const { version, resource, previous } of changes) {
+        const typeAccess = access.decision.byType[version.resourceType];
+        if (!restricts(typeAccess)) continue;
+        const patient = typeAccess!.patientCompartment;
+        const inCompartment = (r: Resource) => patient === undefined || engine.compartmentsOf(r, 'Patient').includes(patient);
+        const refuse = () => outcome(403, 'forbidden', `The ${version.resourceType} written would lie outside what this token may write`);
+        if (previous?.json && !previous.deleted && !inCompartment(JSON.parse(previous.json) as Resource)) throw refuse();
+        if (!resource) continue;
+        if (!inCompartment(resource)) throw refuse();
+        const { params } = restrictionFor(access, version.resourceType);
+        if (params.length && !(await session.matches(version.resourceType, [['_id', version.id], ...params], 1)).length) throw refuse();
+      }
+    },
+  };
 }
 
 /** Who a verified token speaks for, as the audit trail records it (never the token itself). */

@@ -2,9 +2,10 @@ import type { NextFunction, Request, Response } from 'express';
 import type { AuditEvent, Resource } from 'fhir/r4.js';
 import type { Logger } from 'pino';
 import { isResourceType } from '../fhir/definitions.js';
-import { operationOutcome } from '../fhir/errors.js';
+import { errors, operationOutcome } from '../fhir/errors.js';
 import { auditEvent, type AuditInput, type RestInteraction } from '../resources/audit-event/index.js';
-import type { InteractionEngine } from '../resources/engine.js';
+import type { InteractionEngine, WriteObserver } from '../resources/engine.js';
+import type { WriteSession } from '../resources/write-session.js';
 import { accessRequestFor, pathSegments, type Principal } from './access.js';
 
 /**
@@ -19,21 +20,24 @@ import { accessRequestFor, pathSegments, type Principal } from './access.js';
  * group commit lets concurrent requests share one durable commit. If the audit cannot be written
  * the response is replaced by a 503 OperationOutcome and no data leaves (fail closed).
  *
- * Which patients: a single resource → its Patient compartment (a Patient → itself); a Bundle
- * (search, history, $match, batch/transaction responses) → one AuditEvent per distinct patient of
- * its entries (hits and includes); a write → the patients of the written resource, before and
- * after (an update may move a resource between patients), read back when the response carries no
- * body; a 401/403 → one AuditEvent with outcome 4 naming the requested path's patient when the
+ * Writes are audited inside their own store transaction: the middleware runs the request under an
+ * engine write observer (engine.observeWrites), which, just before a client transaction commits,
+ * adds one AuditEvent per patient of the versions written and replaced (an update may move a
+ * resource between patients; a conditional delete names every deleted resource's patient). A write
+ * and its audit are thus one commit: neither can exist without the other. The response path then
+ * skips the patients already audited that way.
+ *
+ * Which patients at response time: a single resource → its Patient compartment (a Patient →
+ * itself); a Bundle (search, history, $match, batch/transaction responses) → one AuditEvent per
+ * distinct patient of its entries (hits and includes); a HEAD read → the current resource, read
+ * back; a 401/403 → one AuditEvent with outcome 4 naming the requested path's patient when the
  * path is Patient/x; other failures on a Patient/x path → outcome 4 or 8 with that patient.
  * Nothing is written for requests that touch no patient data (metadata, Organization, …), and
  * reading AuditEvents is not itself audited (an AuditEvent in a response contributes no patient),
  * which would otherwise make every look at the trail grow it.
  *
- * Known limitations: (1) an audit write shares the store's single writer, so a read waits behind a
- * long write transaction (a 2,000-entry Bundle) to commit its AuditEvent; (2) a write's data is
- * committed before its AuditEvent (two transactions): if the audit then fails the client gets the
- * 503 but the write stands; (3) batch/transaction Bundles are audited by what their response shows
- * (entries with a resource), conditional deletes by nothing of the deleted resources.
+ * Known limitation: a read's audit write shares the store's single writer, so a read waits behind
+ * a long write transaction (a 2,000-entry Bundle) to commit its AuditEvent.
  */
 export interface AuditOptions {
   /** AUDIT=off: no audit trail at all (benchmarks and local trials only). Default on. */
@@ -85,12 +89,15 @@ function bodyText(chunk: unknown, encoding: unknown): string | undefined {
 }
 
 export function auditTrail(engine: InteractionEngine, logger: Logger, auth: boolean, options: AuditOptions = {}) {
-  const write = async (events: AuditEvent[]): Promise<void> => {
-    await engine.transaction(async (session) => {
-      for (const event of events) await session.create('AuditEvent', event);
-    }, { origin: 'server' });
+  /** The durable write of `events` through `session` (the seam may wrap it). */
+  const persist = (session: WriteSession) => async (events: AuditEvent[]): Promise<void> => {
+    for (const event of events) await session.create('AuditEvent', event);
   };
-  const writer = options.writer ? (events: AuditEvent[]) => options.writer!(events, write) : write;
+  const writeThrough = (session: WriteSession, events: AuditEvent[]): Promise<void> =>
+    options.writer ? options.writer(events, persist(session)) : persist(session)(events);
+  /** The response-time audit: its own transaction on the trusted path. */
+  const writeAlone = (events: AuditEvent[]): Promise<void> =>
+    engine.transaction((session) => writeThrough(session, events), { origin: 'server' });
 
   /** The patients a current resource belongs to, read from the store (empty when it is gone or unreadable). */
   const patientsOfCurrent = async (type: string, id: string): Promise<string[]> => {
@@ -105,14 +112,9 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
   const patientsOf = (resource: Resource | undefined): string[] =>
     resource && resource.resourceType !== NOT_AUDITED && resource.resourceType !== 'OperationOutcome' ? engine.compartmentsOf(resource, 'Patient') : [];
 
-  /** The AuditEvents a finished request calls for (none when it touched no patient data). */
-  async function eventsFor(req: Request, res: Response, target: Target, before: string[], text: string | undefined): Promise<AuditEvent[]> {
-    const status = res.statusCode;
+  /** Who asked, as the access decision found it (read when the events are built). */
+  function requestor(res: Response, status: number): Omit<AuditInput, 'interaction'> {
     const principal = res.locals.principal as Principal | undefined;
-    let body: Resource | undefined;
-    if (text && text.length > 0 && /json/.test(String(res.getHeader('content-type') ?? ''))) {
-      try { body = JSON.parse(text) as Resource; } catch { body = undefined; }
-    }
     const base: Omit<AuditInput, 'interaction'> = {
       recorded: new Date().toISOString(), status, requestId: res.locals.requestId as string | undefined,
     };
@@ -123,6 +125,53 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
     } else {
       base.anonymous = auth ? 'unauthenticated' : 'anonymous (AUTH=off)';
     }
+    return base;
+  }
+
+  /**
+   * The observer that audits a request's writes inside their transactions: one AuditEvent per
+   * patient of what each transaction wrote or replaced. `audited` collects the patients once their
+   * transaction committed, for the response path to skip.
+   */
+  function writeAudit(res: Response, target: Target, audited: Set<string>): WriteObserver {
+    let pending: string[] = [];
+    return {
+      async beforeCommit(changes, server, { bundle }) {
+        const patients = new Set<string>();
+        for (const { version, resource, previous } of changes) {
+          if (version.resourceType === NOT_AUDITED) continue;
+          for (const p of patientsOf(resource)) patients.add(p);
+          if (previous?.json && !previous.deleted) for (const p of patientsOf(JSON.parse(previous.json) as Resource)) patients.add(p);
+        }
+        if (!patients.size) return;
+        const interaction: RestInteraction = bundle ?? target.interaction ?? 'operation';
+        const only = changes.length === 1 && bundle !== 'transaction' ? `${changes[0].version.resourceType}/${changes[0].version.id}` : undefined;
+        const base = requestor(res, 200);
+        const events = [...patients].map((patient) => auditEvent({ ...base, interaction, patient, resource: only }));
+        try {
+          await writeThrough(server, events);
+        } catch (err) {
+          // Fail closed: the write rolls back with its audit.
+          logger.error({ reqId: res.locals.requestId, err }, 'audit could not be recorded: write refused');
+          throw errors.unavailable('The audit could not be recorded: nothing was written');
+        }
+        pending = [...patients];
+      },
+      committed() {
+        for (const p of pending) audited.add(p);
+        pending = [];
+      },
+    };
+  }
+
+  /** The AuditEvents a finished request still calls for (none when it touched no patient data). */
+  async function eventsFor(res: Response, target: Target, audited: Set<string>, text: string | undefined): Promise<AuditEvent[]> {
+    const status = res.statusCode;
+    let body: Resource | undefined;
+    if (text && text.length > 0 && /json/.test(String(res.getHeader('content-type') ?? ''))) {
+      try { body = JSON.parse(text) as Resource; } catch { body = undefined; }
+    }
+    const base = requestor(res, status);
     const instance = target.type && target.id ? `${target.type}/${target.id}${target.version ? `/_history/${target.version}` : ''}` : undefined;
     const pathPatient = target.type === 'Patient' ? target.id : undefined;
     const isSearch = target.interaction?.startsWith('search') ?? false;
@@ -130,6 +179,7 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
     const one = (interaction: RestInteraction, patient: string | undefined, resource: string | undefined): AuditEvent => auditEvent({
       ...base, interaction, patient, resource, ...(query ? { query } : {}),
     });
+    const notYetAudited = (patients: Iterable<string>) => [...new Set(patients)].filter((p) => !audited.has(p));
 
     if (status === 401 || status === 403) { // denials: always recorded, with the path's patient when it names one
       const diagnostics = (body as { issue?: { diagnostics?: string }[] } | undefined)?.issue?.[0]?.diagnostics;
@@ -139,47 +189,34 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
       })];
     }
     if (!target.interaction || target.type === NOT_AUDITED) return [];
-    if (status >= 400) return pathPatient ? [one(target.interaction, pathPatient, instance)] : [];
+    if (status >= 400) return pathPatient && !audited.has(pathPatient) ? [one(target.interaction, pathPatient, instance)] : [];
 
     if (body?.resourceType === 'Bundle') {
-      const bundle = body as { type?: string; entry?: { resource?: Resource; response?: { location?: string } }[] };
+      // Entries without a resource (a write answered with Prefer: return=minimal) disclose nothing;
+      // the writes themselves were audited in their transactions.
+      const bundle = body as { type?: string; entry?: { resource?: Resource }[] };
       const interaction: RestInteraction = target.interaction === 'transaction' && bundle.type === 'batch-response' ? 'batch' : target.interaction;
-      const patients = new Set<string>(before);
-      for (const entry of bundle.entry ?? []) {
-        if (entry.resource) {
-          for (const p of patientsOf(entry.resource)) patients.add(p);
-          continue;
-        }
-        // A batch/transaction entry answered without its resource (Prefer: return=minimal): read it back.
-        const location = /(?:^|\/)([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})\/_history\/[^/]+$/.exec(entry.response?.location ?? '');
-        if (location && isResourceType(location[1])) for (const p of await patientsOfCurrent(location[1], location[2])) patients.add(p);
-      }
-      return [...patients].map((p) => one(interaction, p, target.interaction === 'history-instance' ? instance : undefined));
+      const patients = notYetAudited((bundle.entry ?? []).flatMap((entry) => patientsOf(entry.resource)));
+      return patients.map((p) => one(interaction, p, target.interaction === 'history-instance' ? instance : undefined));
     }
-    const patients = new Set<string>(before);
     let resource = instance;
+    let patients: string[] = [];
     if (body && body.resourceType !== 'OperationOutcome') {
-      for (const p of patientsOf(body)) patients.add(p);
+      patients = patientsOf(body);
       if (body.id) resource = `${body.resourceType}/${body.id}${target.version ? `/_history/${target.version}` : ''}`;
-    } else {
-      // No resource in the response (HEAD, Prefer: return=minimal, a delete): read the current one.
-      const location = /\/([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})\/_history\/[^/]+$/.exec(String(res.getHeader('location') ?? ''));
-      const [type, id] = location ? [location[1], location[2]] : [target.type, target.id];
-      if (type && id) {
-        for (const p of await patientsOfCurrent(type, id)) patients.add(p);
-        resource = `${type}/${id}`;
-      }
+    } else if (target.type && target.id && (target.interaction === 'read' || target.interaction === 'vread')) {
+      // A HEAD read sends no body but tells that the resource exists: its patients, read back.
+      patients = await patientsOfCurrent(target.type, target.id);
     }
-    return [...patients].map((p) => one(target.interaction!, p, resource));
+    return notYetAudited(patients).map((p) => one(target.interaction!, p, resource));
   }
 
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+  return (req: Request, res: Response, next: NextFunction): void => {
     if (options.enabled === false) return next();
     const target = targetOf(req);
     if (target.isPublic) return next();
-    // An update, patch or delete may take a resource away from a patient: its patients before.
-    const before = target.type && target.id && !target.version && ['PUT', 'PATCH', 'DELETE'].includes(req.method)
-      ? await patientsOfCurrent(target.type, target.id) : [];
+    /** Patients whose AuditEvents committed with this request's writes. */
+    const audited = new Set<string>();
 
     const end = res.end.bind(res) as (...args: unknown[]) => Response;
     let held = false;
@@ -187,8 +224,8 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
       if (held) return end(...args);
       held = true;
       const [chunk, encoding] = typeof args[0] === 'function' ? [undefined, undefined] : args;
-      eventsFor(req, res, target, before, bodyText(chunk, encoding))
-        .then(async (events) => { if (events.length) await writer(events); })
+      eventsFor(res, target, audited, bodyText(chunk, encoding))
+        .then(async (events) => { if (events.length) await writeAlone(events); })
         .then(() => end(...args), (err: unknown) => {
           // Fail closed: the data never leaves when its audit is not durable.
           logger.error({ reqId: res.locals.requestId, err }, 'audit could not be recorded: response withheld');
@@ -202,6 +239,6 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
         });
       return res;
     } as Response['end'];
-    next();
+    engine.observeWrites(writeAudit(res, target, audited), next);
   };
 }

@@ -221,6 +221,46 @@ describe('HTTP: audit of patient-data access (AUDIT=on, AUTH=smart)', function (
     }
     expect((await as(admin, '/Patient/pa')).status).to.equal(200);
   });
+
+  it('a write and its AuditEvent commit together: when the audit cannot be written, nothing is written (503)', async () => {
+    const observation = (id: string, text: string) => ({ resourceType: 'Observation', id, status: 'final', code: { text }, subject: { reference: 'Patient/pa' } });
+    const before = await total();
+    failAudit = true;
+    try {
+      const put = await as(admin, '/Observation/lost', { method: 'PUT', body: observation('lost', 'never') });
+      expect(put.status, put.text).to.equal(503);
+      expect(put.json.resourceType).to.equal('OperationOutcome');
+      const update = await as(admin, '/Observation/oa2', { method: 'PUT', body: observation('oa2', 'changed') });
+      expect(update.status).to.equal(503);
+      const del = await as(admin, '/Observation/oa2', { method: 'DELETE' });
+      expect(del.status).to.equal(503);
+      const tx = await as(admin, '', { method: 'POST', body: { resourceType: 'Bundle', type: 'transaction', entry: [
+        { resource: observation('lost2', 'never'), request: { method: 'PUT', url: 'Observation/lost2' } },
+      ] } });
+      expect(tx.status).to.equal(503);
+      expect(tx.text).to.not.contain('lost2');
+    } finally {
+      failAudit = false;
+    }
+    expect((await as(admin, '/Observation/lost')).status).to.equal(404);
+    expect((await as(admin, '/Observation/lost2')).status).to.equal(404);
+    const oa2 = await as(admin, '/Observation/oa2');
+    expect(oa2.json.code.text).to.equal('x');
+    expect(oa2.json.meta.versionId).to.equal('1');
+    // Only the read of oa2 was audited (the 404s name no patient): the refused writes left no AuditEvent either.
+    expect(await total()).to.equal(before + 1);
+  });
+
+  it('a conditional delete leaves a D AuditEvent for the patient of every resource it deleted', async () => {
+    for (const [id, patient] of [['cd1', 'pa'], ['cd2', 'pb']]) {
+      const res = await as(admin, `/Observation/${id}`, { method: 'PUT', body: { resourceType: 'Observation', id, status: 'final', code: { text: 'to-go' }, subject: { reference: `Patient/${patient}` } } });
+      expect(res.status).to.equal(201);
+    }
+    const del = await as(admin, '/Observation?code:text=to-go&_id=cd1', { method: 'DELETE' });
+    expect(del.status).to.be.oneOf([200, 204]);
+    expect((await as(admin, '/Observation/cd1')).status).to.equal(410);
+    expect((await audits(del)).map((e) => [subtype(e), e.action, patientOf(e)])).to.deep.equal([['delete', 'D', 'Patient/pa']]);
+  });
 });
 
 describe('HTTP: audit with AUTH=off (the anonymous system user)', function () {

@@ -145,7 +145,68 @@ describe('HTTP: access decision on every FHIR request (AUTH=smart)', function ()
     const revinclude = ids(await as('patient/*.read', '/Patient?_revinclude=Observation:subject', {}, pa));
     expect(revinclude.sort()).to.deep.equal(['Observation/oa1', 'Observation/oa2', 'Patient/pa']);
     expect((await as('patient/*.read', '/Observation/_history', {}, pa)).status).to.equal(403);
-    expect((await as('patient/*.*', '/Observation/oa1', { method: 'DELETE' }, pa)).status).to.equal(403);
+    expect((await as('patient/*.*', '/Observation/ob1', { method: 'DELETE' }, pa)).status).to.equal(403);
+  });
+
+  it('a patient-context token writes inside its patient\'s compartment only; a refused write commits nothing', async () => {
+    const pa = { patient: 'pa' };
+    const obs = (patient: string, id?: string) => ({
+      resourceType: 'Observation', ...(id ? { id } : {}), status: 'final', code: { text: 'pw' }, subject: { reference: `Patient/${patient}` },
+    });
+    const jsonPatch = (path: string, value: unknown) => ({
+      method: 'PATCH', body: [{ op: 'replace', path, value }], headers: { 'Content-Type': 'application/json-patch+json' },
+    });
+    const created = await as('patient/Observation.c', '/Observation', { method: 'POST', body: obs('pa') }, pa);
+    expect(created.status, created.text).to.equal(201);
+    const id = created.json.id as string;
+    const count = async () => (await as(admin, '/Observation?_summary=count')).json.total as number;
+    const before = await count();
+
+    const elsewhere = await as('patient/Observation.c', '/Observation', { method: 'POST', body: obs('pb') }, pa);
+    expect(elsewhere.status).to.equal(403);
+    expect(elsewhere.text).to.not.contain('Beta');
+    // Moving its own resource to another patient, by PUT or PATCH: refused inside the transaction.
+    expect((await as('patient/Observation.u', `/Observation/${id}`, { method: 'PUT', body: obs('pb', id) }, pa)).status).to.equal(403);
+    expect((await as('patient/Observation.u', `/Observation/${id}`, jsonPatch('/subject/reference', 'Patient/pb'), pa)).status).to.equal(403);
+    // Another patient's resource: refused even when the write would bring it into the compartment.
+    expect((await as('patient/Observation.u', '/Observation/ob1', { method: 'PUT', body: obs('pa', 'ob1') }, pa)).status).to.equal(403);
+    expect((await as('patient/Observation.u', '/Observation/ob1', jsonPatch('/status', 'amended'), pa)).status).to.equal(403);
+    expect((await as('patient/Observation.d', '/Observation/ob1', { method: 'DELETE' }, pa)).status).to.equal(403);
+    // Conditional forms match across all patients: refused.
+    expect((await as('patient/Observation.d', '/Observation?code:text=pw', { method: 'DELETE' }, pa)).status).to.equal(403);
+    expect((await as('patient/Observation.c', '/Observation', { method: 'POST', body: obs('pa'), headers: { 'If-None-Exist': 'code:text=x' } }, pa)).status).to.equal(403);
+    expect(await count()).to.equal(before);
+    const ob1 = (await as(admin, '/Observation/ob1')).json;
+    expect([ob1.subject.reference, ob1.status, ob1.meta.versionId]).to.deep.equal(['Patient/pb', 'final', '1']);
+    expect((await as(admin, `/Observation/${id}`)).json.subject.reference).to.equal('Patient/pa');
+
+    // Inside the compartment: update, update as create, patch and delete all work.
+    expect((await as('patient/Observation.u', `/Observation/${id}`, { method: 'PUT', body: { ...obs('pa', id), status: 'preliminary' } }, pa)).status).to.equal(200);
+    expect((await as('patient/Observation.cu', '/Observation/pw-new', { method: 'PUT', body: obs('pa', 'pw-new') }, pa)).status).to.equal(201);
+    const patched = await as('patient/Observation.u', `/Observation/${id}`, jsonPatch('/status', 'amended'), pa);
+    expect(patched.status, patched.text).to.equal(200);
+    expect(patched.json.status).to.equal('amended');
+    expect((await as('patient/Observation.d', `/Observation/${id}`, { method: 'DELETE' }, pa)).status).to.be.oneOf([200, 204]);
+    expect((await as(admin, `/Observation/${id}`)).status).to.equal(410);
+  });
+
+  it('a query-constrained scope writes only what matches its constraint', async () => {
+    const lab = 'system/Observation.cruds?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory';
+    const obs = (category: string) => ({
+      resourceType: 'Observation', status: 'final', code: { text: 'qc' }, subject: { reference: 'Patient/pb' },
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: category }] }],
+    });
+    const ok = await as(lab, '/Observation', { method: 'POST', body: obs('laboratory') });
+    expect(ok.status, ok.text).to.equal(201);
+    const refused = await as(lab, '/Observation', { method: 'POST', body: obs('vital-signs') });
+    expect(refused.status).to.equal(403);
+    expect((await as(admin, '/Observation?code:text=qc')).json.entry).to.have.length(1);
+    // Changing the category out of the constraint is refused; oa2 (vital signs) cannot be touched.
+    const id = ok.json.id as string;
+    expect((await as(lab, `/Observation/${id}`, { method: 'PUT', body: { ...obs('vital-signs'), id } })).status).to.equal(403);
+    expect((await as(lab, '/Observation/oa2', { method: 'DELETE' })).status).to.equal(403);
+    expect((await as(admin, '/Observation/oa2')).status).to.equal(200);
+    expect((await as(lab, `/Observation/${id}`, { method: 'DELETE' })).status).to.be.oneOf([200, 204]); // leaves the shared data as it was
   });
 
   it('a staff user also needs a clinical RBAC job role for clinical resources', async () => {

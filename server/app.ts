@@ -9,6 +9,7 @@ import { negotiate, sendFhir } from './representation.js';
 import { fhirRoutes } from './routes.js';
 import { accessControl } from './access.js';
 import { auditTrail, type AuditOptions } from './audit.js';
+import { cors, FHIR_METHODS } from './cors.js';
 
 export interface AppDeps {
   config: Config;
@@ -83,7 +84,12 @@ export function createApp({ config, engine, logger, auth, audit }: AppDeps): exp
     res.setHeader('Cache-Control', 'no-store');
     res.status(200).json({ status: 'ready', store: storeKind });
   });
+  // Browser apps on other origins: the FHIR API (and discovery under it) and the token-side OAuth
+  // endpoints answer CORS; the cookie-based sign-in pages do not (server/cors.ts).
+  app.use('/fhir', cors(FHIR_METHODS));
   if (auth) {
+    app.use(['/auth/token', '/auth/introspect', '/auth/revoke', '/auth/launch'], cors(['POST']));
+    app.use('/auth/jwks.json', cors(['GET', 'HEAD']));
     // OAuth endpoints answer RFC 6749 JSON errors from their own router, never OperationOutcomes.
     app.use('/auth', auth.router);
     app.get('/fhir/.well-known/smart-configuration', auth.discovery);

@@ -176,6 +176,18 @@ function auditedUser(user: StaffUser): NonNullable<LoginAttempt['user']> {
   return out;
 }
 
+/**
+ * Which check an IdP answer failed, for the audit: openid-client's own wording ('unexpected ID
+ * Token "nonce" claim value', 'JWT signature verification failed', 'unexpected "state" response
+ * parameter value', the IdP's `error` code), never claims or tokens; capped in length.
+ */
+function failedCheck(errOrInfo: unknown): string {
+  const e = errOrInfo as { cause?: unknown; message?: unknown; error?: unknown } | undefined;
+  const cause = e?.cause instanceof Error ? e.cause.message : undefined;
+  const text = typeof e?.error === 'string' ? e.error : cause ?? (typeof e?.message === 'string' ? e.message : 'unknown');
+  return text.replace(/[^\w\s"':.,()-]/g, '').slice(0, 160);
+}
+
 function roleLabel(p: RoleProfile): string {
   return `${p.roleName ?? p.jobRole} (${p.jobRole})${p.orgCode ? `, organisation ${p.orgCode}` : ''}`;
 }
@@ -489,7 +501,7 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
   const idpName = () => deps.oidc?.displayName ?? 'the identity provider';
 
   /** Runs the IdP strategy: either it answered (a redirect to the IdP) or it reports its outcome. */
-  async function runStrategy(req: Request, res: Response): Promise<{ answered: true } | { answered: false; err?: unknown; identity?: IdpIdentity; info?: unknown }> {
+  async function runStrategy(req: Request, res: Response, initiate: boolean): Promise<{ answered: true } | { answered: false; err?: unknown; identity?: IdpIdentity; info?: unknown }> {
     let strategyReady = false;
     try {
       await deps.oidc!.strategy().then((s) => {
@@ -502,7 +514,7 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
     if (!strategyReady) throw new PageError(502, 'Sign-in not available', `${idpName()} cannot be reached just now. Try again later.`);
     return new Promise((resolve) => {
       res.once('finish', () => resolve({ answered: true }));
-      pp.authenticate(STRATEGY, deps.oidc!.authenticateOptions(callbackUrl(req)), (err: unknown, identity: IdpIdentity | false, info: unknown) => {
+      pp.authenticate(STRATEGY, deps.oidc!.authenticateOptions(initiate, callbackUrl(req)), (err: unknown, identity: IdpIdentity | false, info: unknown) => {
         resolve({ answered: false, err, identity: identity || undefined, info });
       })(req, res, (err: unknown) => resolve({ answered: false, err }));
     });
@@ -543,7 +555,7 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
     pendingOf(req, rid);
     req.session.oidcRid = rid;
     delete req.session.oidcPending;
-    const outcome = await runStrategy(req, res);
+    const outcome = await runStrategy(req, res, true);
     if (outcome.answered) return;
     logger.error({ err: outcome.err }, 'the IdP sign-in could not be started');
     throw new PageError(502, 'Sign-in not available', `The sign-in with ${idpName()} could not be started. Try again later.`);
@@ -554,14 +566,15 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
     const rid = req.session.oidcRid;
     delete req.session.oidcRid;
     const clientId = rid ? req.session.pending?.[rid]?.clientId : undefined;
-    const outcome = await runStrategy(req, res);
-    if (outcome.answered) return; // a callback without code/error starts a new request: harmless
+    const outcome = await runStrategy(req, res, false);
+    if (outcome.answered) return;
     if (outcome.err || !outcome.identity) {
       const kind = outcome.err ? oidcFailureKind(outcome.err) : 'refused';
       // The library's message names the check that failed; it carries no token, and stays in the log.
       logger.warn({ err: outcome.err, info: outcome.info, client_id: clientId }, 'IdP sign-in refused');
       const reason = kind === 'unavailable' ? 'the identity provider could not be reached'
-        : outcome.err ? 'the identity provider\'s answer failed validation' : 'the sign-in was cancelled or its state did not match';
+        : outcome.err ? `the identity provider's answer failed validation: ${failedCheck(outcome.err)}`
+          : `the sign-in was not completed: ${failedCheck(outcome.info)}`;
       await report(req, res, { action: 'login', outcome: 'failure', method: 'oidc', clientId, reason });
       if (kind === 'unavailable') throw new PageError(502, 'Sign-in not available', `${idpName()} could not be reached to complete the sign-in. Go back to the application and try again.`);
       throw new PageError(401, 'Sign-in refused', `The sign-in with ${idpName()} could not be completed. Go back to the application and start again.`);

@@ -38,13 +38,28 @@ export interface OidcOptions {
 const SESSION_KEY = 'oidcRequest';
 export const STRATEGY = 'oidc';
 
-/** Adds `state` and `nonce` to every authorization request (the stock strategy relies on PKCE alone when the IdP supports it). */
+/** Our authenticate() options: which half of the flow this request is. */
+export interface OidcAuthenticateOptions extends AuthenticateOptions {
+  /** true: start (redirect to the IdP); false: the IdP's answer at our callback. */
+  initiate: boolean;
+}
+
+/**
+ * The stock strategy, with two changes: every authorization request carries `state` and `nonce`
+ * (the stock one relies on PKCE alone when the IdP supports it), and which half of the flow runs
+ * is decided by the route (the start is a CSRF-protected POST, which the stock strategy would take
+ * for an answer; a callback without `code` must be refused, not start a new sign-in).
+ */
 class StateAndNonceStrategy extends Strategy {
   override authorizationRequestParams<T extends AuthenticateOptions>(req: Request, options: T): URLSearchParams {
     const params = new URLSearchParams(super.authorizationRequestParams(req, options) ?? undefined);
     params.set('state', client.randomState());
     params.set('nonce', client.randomNonce());
     return params;
+  }
+
+  override shouldInitiateAuthRequest<T extends AuthenticateOptions>(_req: Request, _currentUrl: URL, options: T): boolean {
+    return (options as unknown as OidcAuthenticateOptions).initiate === true;
   }
 }
 
@@ -61,9 +76,9 @@ export class OidcRelyingParty {
     return this.options.displayName;
   }
 
-  /** The authenticate() options for one request: our callback URL, scope, prompt. */
-  authenticateOptions(callbackURL: string): AuthenticateOptions {
-    const o: AuthenticateOptions = { callbackURL, scope: this.options.scopes, session: false };
+  /** The authenticate() options for one request: start or callback, our callback URL, scope, prompt. */
+  authenticateOptions(initiate: boolean, callbackURL: string): OidcAuthenticateOptions {
+    const o: OidcAuthenticateOptions = { initiate, callbackURL, scope: this.options.scopes, session: false };
     if (this.options.prompt) o.prompt = this.options.prompt;
     return o;
   }

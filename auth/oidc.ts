@@ -127,13 +127,14 @@ export class OidcRelyingParty {
   }
 }
 
-/** How a failed IdP sign-in is explained: refused (the IdP's answer did not check out or said no) or unavailable. */
+/**
+ * How a failed IdP sign-in is explained: unavailable (the IdP could not be reached or answered
+ * garbage: 502) or refused (its answer did not check out, or said no: 401).
+ */
 export function oidcFailureKind(err: unknown): 'refused' | 'unavailable' {
-  if (err instanceof client.AuthorizationResponseError || err instanceof client.ResponseBodyError
-    || err instanceof client.WWWAuthenticateChallengeError) return 'refused';
+  if (err instanceof TypeError) return 'unavailable'; // fetch failed: DNS, refused connection, TLS
   if (err instanceof client.ClientError) {
-    // Transport-level failures of the IdP, as openid-client names them.
     return ['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON'].includes(err.code ?? '') ? 'unavailable' : 'refused';
   }
-  return 'unavailable'; // fetch failed (TypeError), DNS, refused connections
+  return 'refused';
 }

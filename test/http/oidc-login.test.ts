@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { Browser, hiddenField, pkce, postForm } from '../support/browser.js';
 import { TestIdp, type IdpUser, type Misbehaviour } from '../support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -261,6 +261,34 @@ describe('HTTP: staff sign-in through an OpenID Connect IdP (CIS2-shaped)', func
     expect(login.text).to.not.contain('name="password"');
     const res = await b.post('/auth/login', { username: 'x', password: 'y', csrf_token: hiddenField(login.text, 'csrf_token'), rid: hiddenField(login.text, 'rid') });
     expect(res.status).to.equal(404);
+  });
+
+  it('private_key_jwt at the IdP token endpoint (OIDC_PRIVATE_KEY_FILE): the sign-in completes', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const other = await TestIdp.start('vertebra-pkj', 'unused-secret-unused-secret');
+    other.clientPublicJwk = { ...await exportJWK(publicKey), alg: 'ES256', kid: 'rp-1' };
+    const keyFile = join(dir, 'rp-key.jwk');
+    writeFileSync(keyFile, JSON.stringify({ ...await exportJWK(privateKey), alg: 'ES256', kid: 'rp-1' }), { mode: 0o600 });
+    const pkj = await startTestServer({
+      auth: 'smart', smartClients: join(dir, 'clients.json'),
+      oidc: { issuer: other.issuer, clientId: 'vertebra-pkj', tokenAuthMethod: 'private_key_jwt', privateKeyFile: keyFile, scopes: 'openid profile nationalrbacaccess', displayName: 'Keyed IdP' },
+    });
+    try {
+      const o = new URL(pkj.url).origin;
+      const b = new Browser(o);
+      const login = await b.get(`${o}/auth/authorize?${new URLSearchParams({
+        response_type: 'code', client_id: 'public-app', redirect_uri: REDIRECT, scope: 'openid user/Patient.rs', state: 's', aud: pkj.url,
+        code_challenge: pkce().challenge, code_challenge_method: 'S256',
+      })}`);
+      other.next = { user: cis2User([GP]) };
+      const start = await b.post('/auth/oidc/start', { csrf_token: hiddenField(login.text, 'csrf_token'), rid: hiddenField(login.text, 'rid') });
+      const back = await b.get((await b.get(start.location!)).location!);
+      expect(back.status, back.text).to.equal(303);
+      expect(other.lastClientAuth).to.equal('private_key_jwt');
+    } finally {
+      await pkj.stop();
+      await other.stop();
+    }
   });
 
   it('an unreachable IdP: the sign-in button answers a 502 page, not a 500', async () => {

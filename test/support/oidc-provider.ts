@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 /**
  * A minimal OpenID Connect provider for the HTTP tests, shaped like NHS CIS2 Authentication:
@@ -41,6 +41,10 @@ export class TestIdp {
   /** The query of the last authorization request (what our server sent). */
   lastAuthorize?: URLSearchParams;
   tokenRequests = 0;
+  /** When set, the client authenticates with private_key_jwt signed by this key's private half. */
+  clientPublicJwk?: JWK;
+  /** How the client authenticated at the last token request. */
+  lastClientAuth?: 'client_secret_basic' | 'private_key_jwt';
   private readonly codes = new Map<string, Grant>();
   private readonly accessTokens = new Map<string, IdpUser>();
   private server!: Server;
@@ -91,7 +95,8 @@ export class TestIdp {
           subject_types_supported: ['public'],
           id_token_signing_alg_values_supported: ['RS256'],
           code_challenge_methods_supported: ['S256'],
-          token_endpoint_auth_methods_supported: ['client_secret_basic'],
+          token_endpoint_auth_methods_supported: ['client_secret_basic', 'private_key_jwt'],
+          token_endpoint_auth_signing_alg_values_supported: ['RS256', 'ES256'],
           scopes_supported: ['openid', 'profile', 'nationalrbacaccess', 'selectedrole'],
         });
       case 'GET /jwks':
@@ -131,17 +136,34 @@ export class TestIdp {
     res.end();
   }
 
+  /** client_secret_basic (RFC 6749 §2.3.1: form-urlencoded, then Basic), or private_key_jwt (RFC 7523). */
+  private async clientAuthenticated(req: IncomingMessage, form: URLSearchParams): Promise<boolean> {
+    if (this.clientPublicJwk) {
+      if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return false;
+      try {
+        const key = await importJWK(this.clientPublicJwk, this.clientPublicJwk.alg);
+        await jwtVerify(form.get('client_assertion') ?? '', key, { issuer: this.clientId, subject: this.clientId, audience: [this.issuer, `${this.issuer}/token`] });
+      } catch {
+        return false;
+      }
+      this.lastClientAuth = 'private_key_jwt';
+      return true;
+    }
+    const basic = /^Basic (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const [id, secret] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':').map((x) => decodeURIComponent(x.replace(/\+/g, ' '))) : [];
+    const given = Buffer.from(secret ?? '');
+    const expected = Buffer.from(this.clientSecret);
+    if (id !== this.clientId || given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+    this.lastClientAuth = 'client_secret_basic';
+    return true;
+  }
+
   private async token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.tokenRequests++;
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-    // client_secret_basic: id and secret are form-urlencoded, then Basic-encoded (RFC 6749 §2.3.1).
-    const basic = /^Basic (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const [id, secret] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':').map((x) => decodeURIComponent(x.replace(/\+/g, ' '))) : [];
-    const given = Buffer.from(secret ?? '');
-    const expected = Buffer.from(this.clientSecret);
-    if (id !== this.clientId || given.length !== expected.length || !timingSafeEqual(given, expected)) return this.json(res, 401, { error: 'invalid_client' });
+    if (!(await this.clientAuthenticated(req, form))) return this.json(res, 401, { error: 'invalid_client' });
     const code = form.get('code') ?? '';
     const grant = this.codes.get(code);
     this.codes.delete(code);

@@ -255,7 +255,7 @@ describe('HTTP: staff sign-in through an OpenID Connect IdP (CIS2-shaped)', func
     expect(last.outcomeDesc).to.match(/Unable to verify authorization request state/);
   });
 
-  it('password sign-in is off when an IdP is configured (LOCAL_LOGIN default): no form, POST /auth/login is 404', async () => {
+  it('with LOCAL_LOGIN off (the default with an IdP): no password form, and POST /auth/login is 404', async () => {
     const b = new Browser(origin);
     const login = await b.get(authorizeUrl(pkce().challenge));
     expect(login.text).to.not.contain('name="password"');

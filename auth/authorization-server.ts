@@ -9,7 +9,9 @@ import { ExpiringSet } from './expiring-set.js';
 import { AccountStore } from './accounts.js';
 import { grantScopes } from './grant.js';
 import { AuthorizationCodes, isAuthorizedUser, LaunchContexts, RefreshTokens, type AuthorizedUser } from './grant-store.js';
-import { interactiveRoutes, type PatientFinder } from './login-flow.js';
+import { interactiveRoutes, type PatientFinder, type PractitionerFinder } from './login-flow.js';
+import type { LoginAttemptListener } from './login-events.js';
+import { OidcRelyingParty, type OidcOptions } from './oidc.js';
 import { KeyStore } from './keys.js';
 import { OAuthHttpError, oauthErrors } from './oauth-error.js';
 import { InvalidAccessTokenError, issueAccessToken, issueIdToken, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
@@ -50,6 +52,14 @@ export interface AuthOptions {
   accountsFile?: string;
   /** Looks a patient up by id for the standalone-launch picker (labels, NHS number search); absent = ids are taken as typed. */
   findPatient?: PatientFinder;
+  /** Looks up the Practitioner holding an SDS user id (IdP sign-in → fhirUser); absent = no fhirUser for IdP users. */
+  findPractitioner?: PractitionerFinder;
+  /** Staff sign-in through an OpenID Connect IdP (NHS CIS2); absent = none. */
+  oidc?: OidcOptions;
+  /** Offer username + password sign-in (passport-local); default true. */
+  localLogin?: boolean;
+  /** Told of every sign-in attempt and sign-out (the audit); awaited, a failure fails the sign-in closed. */
+  onLoginAttempt?: LoginAttemptListener;
 }
 
 /** Authorization codes live at most this long (SMART/RFC 6749: short-lived). */
@@ -188,12 +198,12 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
         saved.need_patient_banner = true;
       }
       if (user.encounter) saved.encounter = user.encounter;
-      if (scope.includes('fhirUser')) saved.fhirUser = user.fhirUser;
+      if (scope.includes('fhirUser') && user.fhirUser) saved.fhirUser = user.fhirUser;
       if (scope.includes('openid')) {
         saved.id_token = await issueIdToken(keys, {
           issuer: c.endpoints.issuer, clientId: client.id, sub: user.username, authTime: user.authTime, nonce: user.nonce,
           fhirUser: scope.includes('fhirUser') ? user.fhirUser : undefined, lifetimeSeconds: opts.accessTokenSeconds,
-          name: scope.includes('profile') ? accounts.get(user.username)?.displayName : undefined,
+          name: scope.includes('profile') ? user.name ?? accounts.get(user.username)?.displayName : undefined,
         });
       }
       return saved;
@@ -217,11 +227,15 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
     async getRefreshToken(refreshToken) {
       const rec = refreshTokens.find(refreshToken);
       const registration = rec && clients.get(rec.clientId);
-      const account = rec && accounts.get(rec.user.username);
-      if (!rec || !registration || !account) return false;
+      if (!rec || !registration) return false;
+      let user: AuthorizedUser = rec.user;
+      if (rec.user.source !== 'oidc') {
+        const account = accounts.get(rec.user.username);
+        if (!account) return false;
+        // The account's current roles, not those at sign-in: a removed role stops at the next refresh.
+        user = { ...rec.user, roles: account.roles };
+      }
       ctx().refreshFamily = rec.family;
-      // The account's current roles, not those at sign-in: a removed role stops at the next refresh.
-      const user: AuthorizedUser = { ...rec.user, roles: account.roles };
       return { refreshToken, refreshTokenExpiresAt: new Date(rec.expiresAt * 1000), scope: rec.scope, client: libClient(registration), user };
     },
     async revokeToken(token) {
@@ -364,6 +378,8 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
 
   router.use(interactiveRoutes({
     oauth, context, clients, accounts, launches, logger, endpointsOf, libClient, findPatient: opts.findPatient,
+    findPractitioner: opts.findPractitioner, oidc: opts.oidc && new OidcRelyingParty(opts.oidc, logger),
+    localLogin: opts.localLogin ?? true, onLoginAttempt: opts.onLoginAttempt,
     verifyBearer: (token, e) => verify(token, e),
   }));
   for (const [path, allow] of [['/token', 'POST'], ['/introspect', 'POST'], ['/revoke', 'POST'], ['/jwks.json', 'GET, HEAD']] as const) {

@@ -9,9 +9,19 @@ import { dirname } from 'node:path';
  */
 export interface AuthorizedUser {
   username: string;
-  /** Absolute fhirUser URL (SMART: the id_token's fhirUser is a resolvable URL). */
-  fhirUser: string;
+  /**
+   * Absolute fhirUser URL (SMART: the id_token's fhirUser is a resolvable URL). Absent for an IdP
+   * user whose SDS user id matches no Practitioner held here.
+   */
+  fhirUser?: string;
   roles: string[];
+  /** Display name (the IdP's `name`; local accounts keep theirs in the account). */
+  name?: string;
+  /**
+   * 'oidc': signed in through the OpenID Connect IdP, so there is no local account: a refresh
+   * keeps the roles of the sign-in (the role profile chosen then) instead of re-reading an account.
+   */
+  source?: 'oidc';
   patient?: string;
   encounter?: string;
   /** OIDC nonce from the authorization request, echoed in the id_token. */

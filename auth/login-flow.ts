@@ -14,14 +14,22 @@ import type { ClientRegistry, RegisteredClient } from './clients.js';
 import type { Endpoints } from './discovery.js';
 import { grantUserScopes } from './grant.js';
 import type { AuthorizedUser, LaunchContexts } from './grant-store.js';
-import { consentPage, describeScope, loginPage, messagePage, patientPickerPage, type PageContext } from './pages.js';
+import { consentPage, describeScope, loginPage, messagePage, patientPickerPage, rolePickerPage, type PageContext } from './pages.js';
 import { parseScopes } from './scopes.js';
 import type { AccessTokenClaims } from './tokens.js';
+import { chooseRole, type IdpIdentity, type RoleProfile } from './idp-identity.js';
+import type { LoginAttempt, LoginAttemptListener } from './login-events.js';
+import { oidcFailureKind, STRATEGY, type OidcRelyingParty } from './oidc.js';
 
 /**
  * The interactive half of the SMART authorization server: GET /auth/authorize (authorization code
- * + PKCE), staff sign-in (passport-local against auth/accounts.ts), the standalone-launch patient
- * picker, the consent page, and POST /auth/launch (EHR launch contexts).
+ * + PKCE), staff sign-in (passport-local against auth/accounts.ts, and/or an OpenID Connect IdP
+ * such as NHS CIS2 through auth/oidc.ts, with CIS2-style role selection), the standalone-launch
+ * patient picker, the consent page, and POST /auth/launch (EHR launch contexts).
+ *
+ * Every sign-in attempt (either way, success or failure) and every sign-out is reported to
+ * `onLoginAttempt` (server/ audits it) before anything else happens; when that report fails, the
+ * sign-in fails closed: no session, so no code.
  *
  * State lives in an express-session (MemoryStore for now: sessions end with the process; cookie
  * `vertebra.sid`, path /auth, httpOnly, SameSite=Lax, Secure behind https). Each authorization
@@ -34,6 +42,24 @@ import type { AccessTokenClaims } from './tokens.js';
 /** A patient for the picker: a display label (or undefined when the id is unknown). */
 export type PatientFinder = (id: string) => Promise<{ id: string; label: string } | undefined>;
 
+/** The Practitioner (`Practitioner/<id>`) holding an SDS user id, or undefined when none is held. */
+export type PractitionerFinder = (sdsUserId: string) => Promise<string | undefined>;
+
+/**
+ * The signed-in staff user of a session: a local account (auth/accounts.ts), or a user the
+ * OpenID Connect IdP asserted, mapped onto the role profile chosen for this session.
+ */
+export interface StaffUser {
+  username: string;
+  /** `Practitioner/<id>` or an absolute URL; absent for an IdP user with no Practitioner held here. */
+  fhirUser?: string;
+  roles: string[];
+  patients?: string[];
+  displayName?: string;
+  /** Set for IdP users. */
+  idp?: { subject: string; sdsUserId?: string; roleProfileId: string; orgCode?: string };
+}
+
 export interface FlowDeps {
   oauth: OAuth2Server;
   context: AsyncLocalStorage<TokenRequestContext>;
@@ -44,6 +70,12 @@ export interface FlowDeps {
   endpointsOf(req: Request): Endpoints;
   libClient(registration: RegisteredClient): LibClient;
   findPatient?: PatientFinder;
+  findPractitioner?: PractitionerFinder;
+  /** The OpenID Connect IdP, when configured. */
+  oidc?: OidcRelyingParty;
+  /** Whether username + password sign-in is offered. */
+  localLogin: boolean;
+  onLoginAttempt?: LoginAttemptListener;
   verifyBearer(token: string, endpoints: Endpoints): Promise<AccessTokenClaims>;
 }
 
@@ -68,6 +100,10 @@ declare module 'express-session' {
     csrf?: string;
     pending?: Record<string, Pending>;
     authTime?: number;
+    /** The authorization request (rid) an IdP sign-in was started for. */
+    oidcRid?: string;
+    /** An IdP user with several role profiles and no selected one, waiting at the role picker. */
+    oidcPending?: { rid: string; identity: IdpIdentity; createdAt: number };
   }
 }
 
@@ -130,6 +166,32 @@ function patientLabelOf(id: string, found?: { label: string }): string {
   return found ? found.label : `Patient ${id}`;
 }
 
+/** What the audit learns about a signed-in user. */
+function auditedUser(user: StaffUser): NonNullable<LoginAttempt['user']> {
+  const out: NonNullable<LoginAttempt['user']> = { username: user.username, roles: user.roles };
+  if (user.fhirUser) out.fhirUser = user.fhirUser;
+  if (user.idp?.sdsUserId) out.sdsUserId = user.idp.sdsUserId;
+  if (user.idp) out.roleProfileId = user.idp.roleProfileId;
+  if (user.idp?.orgCode) out.orgCode = user.idp.orgCode;
+  return out;
+}
+
+/**
+ * Which check an IdP answer failed, for the audit: openid-client's own wording ('unexpected ID
+ * Token "nonce" claim value', 'JWT signature verification failed', 'unexpected "state" response
+ * parameter value', the IdP's `error` code), never claims or tokens; capped in length.
+ */
+function failedCheck(errOrInfo: unknown): string {
+  const e = errOrInfo as { cause?: unknown; message?: unknown; error?: unknown } | undefined;
+  const cause = e?.cause instanceof Error ? e.cause.message : undefined;
+  const text = typeof e?.error === 'string' ? e.error : cause ?? (typeof e?.message === 'string' ? e.message : 'unknown');
+  return text.replace(/[^\w\s"':.,()-]/g, '').slice(0, 160);
+}
+
+function roleLabel(p: RoleProfile): string {
+  return `${p.roleName ?? p.jobRole} (${p.jobRole})${p.orgCode ? `, organisation ${p.orgCode}` : ''}`;
+}
+
 export function interactiveRoutes(deps: FlowDeps): express.Router {
   const { accounts, clients, launches, logger } = deps;
   const router = express.Router();
@@ -147,11 +209,34 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
   pp.use(new LocalStrategy({ session: true }, (username, password, done) => {
     accounts.authenticate(username, password).then((a) => done(null, a ?? false), done);
   }));
-  pp.serializeUser((user, done) => done(null, (user as Account).username));
-  pp.deserializeUser((username: string, done) => done(null, accounts.get(username) ?? false));
+  // A local user is kept by username (so a changed account applies at once); an IdP user, who has
+  // no account here, is kept whole.
+  pp.serializeUser((user, done) => done(null, (user as StaffUser).idp ? { idpUser: user } : (user as StaffUser).username));
+  pp.deserializeUser((kept: string | { idpUser: StaffUser }, done) => done(null, typeof kept === 'string' ? accounts.get(kept) ?? false : kept.idpUser));
   const interactive: RequestHandler[] = [sessions, pp.initialize(), pp.session()];
 
-  const userOf = (req: Request): Account | undefined => (req.user as Account | undefined) ?? undefined;
+  const userOf = (req: Request): StaffUser | undefined => (req.user as StaffUser | undefined) ?? undefined;
+
+  /**
+   * Reports a sign-in attempt (the audit). If it cannot be recorded the sign-in does not go ahead:
+   * the user sees a 503 page and no session is created.
+   */
+  async function report(req: Request, res: Response, attempt: Omit<LoginAttempt, 'at' | 'requestId'>): Promise<void> {
+    if (!deps.onLoginAttempt) return;
+    try {
+      await deps.onLoginAttempt({ ...attempt, at: new Date().toISOString(), requestId: res.locals.requestId as string | undefined });
+    } catch (err) {
+      logger.error({ err, client_id: attempt.clientId, action: attempt.action }, 'sign-in could not be audited: refused');
+      throw new PageError(503, 'Sign-in not available', 'The sign-in could not be recorded, so it was not completed. Try again later.');
+    }
+  }
+
+  /** Signs the user in: a new session id (no fixation), the open requests move over, a new CSRF token. */
+  async function signIn(req: Request, user: StaffUser): Promise<void> {
+    await new Promise<void>((resolve, reject) => req.logIn(user, { session: true, keepSessionInfo: true }, (err) => (err ? reject(err) : resolve())));
+    req.session.csrf = randomBytes(32).toString('base64url');
+    req.session.authTime = Math.floor(Date.now() / 1000);
+  }
   const csrfOf = (req: Request): string => (req.session.csrf ??= randomBytes(32).toString('base64url'));
   function checkCsrf(req: Request, f: Map<string, string>): void {
     const expected = req.session.csrf;
@@ -192,7 +277,7 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
     const user = userOf(req);
     htmlHeaders(res);
     if (!user) {
-      res.status(200).send(loginPage(ctxOf(req), { csrf: csrfOf(req), rid, clientName }));
+      res.status(200).send(loginPage(ctxOf(req), { csrf: csrfOf(req), rid, clientName, local: deps.localLogin, idp: deps.oidc?.displayName }));
       return;
     }
     if (p.needsPatient && !p.patient) {
@@ -303,6 +388,7 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
   const continueUrl = (req: Request, rid: string) => `${req.baseUrl}/authorize/continue?rid=${encodeURIComponent(rid)}`;
 
   router.post('/login', ...interactive, page(async (req, res) => {
+    if (!deps.localLogin) throw new PageError(404, 'Not available', 'Username and password sign-in is switched off on this server.');
     const f = form(req);
     checkCsrf(req, f);
     const rid = f.get('rid') ?? '';
@@ -314,18 +400,23 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
     req.body = undefined;
     if (!account) {
       logger.warn({ client_id: p.clientId }, 'staff sign-in failed');
+      await report(req, res, {
+        action: 'login', outcome: 'failure', method: 'local', clientId: p.clientId,
+        user: { username: (f.get('username') ?? '').slice(0, 128) }, reason: 'wrong username or password',
+      });
       htmlHeaders(res);
       const client = clients.get(p.clientId);
       res.status(401).send(loginPage(ctxOf(req), {
         csrf: csrfOf(req), rid, clientName: client?.clientName ?? p.clientId, username: f.get('username'),
-        error: 'The username or password is not correct.',
+        local: true, idp: deps.oidc?.displayName, error: 'The username or password is not correct.',
       }));
       return;
     }
-    // A new session id at sign-in (no fixation); the open requests move over, the CSRF token is renewed.
-    await new Promise<void>((resolve, reject) => req.logIn(account, { session: true, keepSessionInfo: true }, (err) => (err ? reject(err) : resolve())));
-    req.session.csrf = randomBytes(32).toString('base64url');
-    req.session.authTime = Math.floor(Date.now() / 1000);
+    await report(req, res, {
+      action: 'login', outcome: 'success', method: 'local', clientId: p.clientId,
+      user: { username: account.username, fhirUser: account.fhirUser, roles: account.roles },
+    });
+    await signIn(req, account);
     logger.info({ user: account.username, client_id: p.clientId }, 'staff signed in');
     res.redirect(303, continueUrl(req, rid));
   }));
@@ -375,9 +466,14 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
     if (p.needsPatient && !p.patient) throw new PageError(400, 'No patient chosen', 'Go back to the application and start again.');
     const endpoints = deps.endpointsOf(req);
     const user: AuthorizedUser = {
-      username: account.username, fhirUser: fhirUrl(endpoints, account.fhirUser), roles: account.roles,
+      username: account.username, roles: account.roles,
       authTime: req.session.authTime ?? Math.floor(Date.now() / 1000),
     };
+    if (account.fhirUser) user.fhirUser = fhirUrl(endpoints, account.fhirUser);
+    if (account.idp) {
+      user.source = 'oidc';
+      if (account.displayName) user.name = account.displayName;
+    }
     if (p.patient) user.patient = p.patient;
     if (p.encounter) user.encounter = p.encounter;
     if (p.nonce) user.nonce = p.nonce;
@@ -399,9 +495,144 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
     res.redirect(303, location);
   }));
 
+  // ---- Sign-in through the OpenID Connect IdP (NHS CIS2) ----
+
+  const callbackUrl = (req: Request) => `${deps.endpointsOf(req).issuer}/oidc/callback`;
+  const idpName = () => deps.oidc?.displayName ?? 'the identity provider';
+
+  /** Runs the IdP strategy: either it answered (a redirect to the IdP) or it reports its outcome. */
+  async function runStrategy(req: Request, res: Response, initiate: boolean): Promise<{ answered: true } | { answered: false; err?: unknown; identity?: IdpIdentity; info?: unknown }> {
+    let strategyReady = false;
+    try {
+      await deps.oidc!.strategy().then((s) => {
+        pp.use(STRATEGY, s);
+        strategyReady = true;
+      });
+    } catch (err) {
+      logger.error({ err }, 'OpenID Connect IdP discovery failed');
+    }
+    if (!strategyReady) throw new PageError(502, 'Sign-in not available', `${idpName()} cannot be reached just now. Try again later.`);
+    return new Promise((resolve) => {
+      res.once('finish', () => resolve({ answered: true }));
+      pp.authenticate(STRATEGY, deps.oidc!.authenticateOptions(initiate, callbackUrl(req)), (err: unknown, identity: IdpIdentity | false, info: unknown) => {
+        resolve({ answered: false, err, identity: identity || undefined, info });
+      })(req, res, (err: unknown) => resolve({ answered: false, err }));
+    });
+  }
+
+  /** Completes an IdP sign-in with the chosen role profile: audit, then the session. */
+  async function finishIdpSignIn(req: Request, res: Response, identity: IdpIdentity, profile: RoleProfile, rid: string): Promise<void> {
+    const user: StaffUser = {
+      username: `oidc:${identity.sdsUserId ?? identity.subject}`,
+      roles: [profile.jobRole],
+      idp: { subject: identity.subject, roleProfileId: profile.personRoleId },
+    };
+    if (identity.sdsUserId) user.idp!.sdsUserId = identity.sdsUserId;
+    if (profile.orgCode) user.idp!.orgCode = profile.orgCode;
+    if (identity.name) user.displayName = identity.name;
+    if (identity.sdsUserId && deps.findPractitioner) {
+      const practitioner = await deps.findPractitioner(identity.sdsUserId);
+      if (practitioner) user.fhirUser = practitioner;
+    }
+    let p: Pending;
+    try {
+      p = pendingOf(req, rid);
+    } catch (err) {
+      await report(req, res, { action: 'login', outcome: 'failure', method: 'oidc', user: auditedUser(user), reason: 'the authorization request had expired' });
+      throw err;
+    }
+    await report(req, res, { action: 'login', outcome: 'success', method: 'oidc', clientId: p.clientId, user: auditedUser(user) });
+    await signIn(req, user);
+    logger.info({ user: user.username, client_id: p.clientId, role: profile.jobRole }, 'staff signed in with the IdP');
+    res.redirect(303, continueUrl(req, rid));
+  }
+
+  router.post('/oidc/start', ...interactive, page(async (req, res) => {
+    if (!deps.oidc) throw new PageError(404, 'Not available', 'No identity provider is configured on this server.');
+    const f = form(req);
+    checkCsrf(req, f);
+    const rid = f.get('rid') ?? '';
+    pendingOf(req, rid);
+    req.session.oidcRid = rid;
+    delete req.session.oidcPending;
+    const outcome = await runStrategy(req, res, true);
+    if (outcome.answered) return;
+    logger.error({ err: outcome.err }, 'the IdP sign-in could not be started');
+    throw new PageError(502, 'Sign-in not available', `The sign-in with ${idpName()} could not be started. Try again later.`);
+  }));
+
+  router.get('/oidc/callback', ...interactive, page(async (req, res) => {
+    if (!deps.oidc) throw new PageError(404, 'Not available', 'No identity provider is configured on this server.');
+    const rid = req.session.oidcRid;
+    delete req.session.oidcRid;
+    const clientId = rid ? req.session.pending?.[rid]?.clientId : undefined;
+    const outcome = await runStrategy(req, res, false);
+    if (outcome.answered) return;
+    if (outcome.err || !outcome.identity) {
+      const kind = outcome.err ? oidcFailureKind(outcome.err) : 'refused';
+      // The library's message names the check that failed; it carries no token, and stays in the log.
+      logger.warn({ err: outcome.err, info: outcome.info, client_id: clientId }, 'IdP sign-in refused');
+      const reason = kind === 'unavailable' ? 'the identity provider could not be reached'
+        : outcome.err ? `the identity provider's answer failed validation: ${failedCheck(outcome.err)}`
+          : `the sign-in was not completed: ${failedCheck(outcome.info)}`;
+      await report(req, res, { action: 'login', outcome: 'failure', method: 'oidc', clientId, reason });
+      if (kind === 'unavailable') throw new PageError(502, 'Sign-in not available', `${idpName()} could not be reached to complete the sign-in. Go back to the application and try again.`);
+      throw new PageError(401, 'Sign-in refused', `The sign-in with ${idpName()} could not be completed. Go back to the application and start again.`);
+    }
+    const identity = outcome.identity;
+    const who = { username: `oidc:${identity.sdsUserId ?? identity.subject}`, ...(identity.sdsUserId ? { sdsUserId: identity.sdsUserId } : {}) };
+    if (!rid) {
+      await report(req, res, { action: 'login', outcome: 'failure', method: 'oidc', user: who, reason: 'no authorization request was open' });
+      throw new PageError(400, 'Sign-in request expired', 'This sign-in request is no longer open. Go back to the application and start again.');
+    }
+    const choice = chooseRole(identity);
+    if (choice.kind === 'refused') {
+      await report(req, res, { action: 'login', outcome: 'failure', method: 'oidc', clientId, user: who, reason: choice.reason });
+      throw new PageError(403, 'No role to sign in with', `${idpName()} signed you in, but ${choice.reason}, so you cannot use the clinical record here. Ask your Registration Authority to assign you a role.`);
+    }
+    if (choice.kind === 'pick') {
+      req.session.oidcPending = { rid, identity, createdAt: Date.now() / 1000 };
+      htmlHeaders(res);
+      res.status(200).send(rolePickerPage(ctxOf(req), {
+        csrf: csrfOf(req), rid, user: identity.name ?? identity.sdsUserId ?? identity.subject,
+        roles: choice.profiles.map((p) => ({ id: p.personRoleId, label: roleLabel(p) })),
+      }));
+      return;
+    }
+    await finishIdpSignIn(req, res, identity, choice.profile, rid);
+  }));
+
+  router.post('/oidc/role', ...interactive, page(async (req, res) => {
+    if (!deps.oidc) throw new PageError(404, 'Not available', 'No identity provider is configured on this server.');
+    const f = form(req);
+    checkCsrf(req, f);
+    const waiting = req.session.oidcPending;
+    const rid = f.get('rid') ?? '';
+    if (!waiting || waiting.rid !== rid || waiting.createdAt + PENDING_SECONDS < Date.now() / 1000) {
+      throw new PageError(400, 'Sign-in request expired', 'This sign-in request is no longer open. Go back to the application and start again.');
+    }
+    const profile = waiting.identity.roleProfiles.find((p) => p.personRoleId === f.get('role'));
+    if (!profile) {
+      htmlHeaders(res);
+      res.status(400).send(rolePickerPage(ctxOf(req), {
+        csrf: csrfOf(req), rid, user: waiting.identity.name ?? waiting.identity.sdsUserId ?? waiting.identity.subject, error: 'Select one of your roles.',
+        roles: waiting.identity.roleProfiles.map((p) => ({ id: p.personRoleId, label: roleLabel(p) })),
+      }));
+      return;
+    }
+    delete req.session.oidcPending;
+    await finishIdpSignIn(req, res, waiting.identity, profile, rid);
+  }));
+
   router.post('/logout', ...interactive, page(async (req, res) => {
     const f = form(req);
     checkCsrf(req, f);
+    const user = userOf(req);
+    if (user) {
+      // Signing out goes ahead even when it cannot be recorded (failing closed here means signing out).
+      await report(req, res, { action: 'logout', outcome: 'success', method: user.idp ? 'oidc' : 'local', user: auditedUser(user) })
+        .catch(() => undefined);
+    }
     await new Promise<void>((resolve, reject) => req.logout((err) => (err ? reject(err) : resolve())));
     htmlHeaders(res);
     res.status(200).send(messagePage(ctxOf(req), 'Signed out', 'You have signed out.'));

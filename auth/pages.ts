@@ -49,19 +49,53 @@ ${body.html}
 
 const hidden = (csrf: string, rid: string) => html`<input type="hidden" name="csrf_token" value="${csrf}"><input type="hidden" name="rid" value="${rid}">`;
 
-export function loginPage(ctx: PageContext, o: { csrf: string; rid: string; clientName: string; error?: string; username?: string }): string {
+export interface LoginOptions {
+  csrf: string;
+  rid: string;
+  clientName: string;
+  /** Offer the username + password form (passport-local). */
+  local: boolean;
+  /** Offer "Sign in with <idp>" (the configured OpenID Connect IdP). */
+  idp?: string;
+  error?: string;
+  username?: string;
+}
+
+export function loginPage(ctx: PageContext, o: LoginOptions): string {
   const error = o.error ? html`<div class="nhsuk-error-summary" role="alert" tabindex="-1"><h2 class="nhsuk-error-summary__title">There is a problem</h2><div class="nhsuk-error-summary__body"><p>${o.error}</p></div></div>` : raw('');
-  return layout(ctx, 'Sign in', html`
-${error}
-<h1 class="nhsuk-heading-l">Sign in</h1>
-<p class="nhsuk-body">Sign in to allow <strong>${o.clientName}</strong> to use the clinical record.</p>
+  const idp = o.idp ? html`<form method="post" action="${ctx.base}/oidc/start">
+${hidden(o.csrf, o.rid)}
+<button class="nhsuk-button" data-module="nhsuk-button" type="submit">Sign in with ${o.idp}</button>
+</form>` : raw('');
+  const local = o.local ? html`${o.idp ? html`<p class="nhsuk-body">Or sign in with a username and password.</p>` : raw('')}
 <form method="post" action="${ctx.base}/login" novalidate>
 ${hidden(o.csrf, o.rid)}
 <div class="nhsuk-form-group"><label class="nhsuk-label" for="username">Username</label>
 <input class="nhsuk-input" id="username" name="username" type="text" autocomplete="username" spellcheck="false" value="${o.username ?? ''}"></div>
 <div class="nhsuk-form-group"><label class="nhsuk-label" for="password">Password</label>
 <input class="nhsuk-input" id="password" name="password" type="password" autocomplete="current-password"></div>
-<button class="nhsuk-button" data-module="nhsuk-button" type="submit">Sign in</button>
+<button class="nhsuk-button${o.idp ? ' nhsuk-button--secondary' : ''}" data-module="nhsuk-button" type="submit">Sign in</button>
+</form>` : raw('');
+  return layout(ctx, 'Sign in', html`
+${error}
+<h1 class="nhsuk-heading-l">Sign in</h1>
+<p class="nhsuk-body">Sign in to allow <strong>${o.clientName}</strong> to use the clinical record.</p>
+${idp}
+${local}`);
+}
+
+/** CIS2-style role selection: the user's national RBAC role profiles, one to pick for this session. */
+export function rolePickerPage(ctx: PageContext, o: { csrf: string; rid: string; user: string; roles: { id: string; label: string }[]; error?: string }): string {
+  const error = o.error ? html`<div class="nhsuk-error-summary" role="alert"><h2 class="nhsuk-error-summary__title">There is a problem</h2><div class="nhsuk-error-summary__body"><p>${o.error}</p></div></div>` : raw('');
+  return layout(ctx, 'Select your role', html`
+${error}
+<h1 class="nhsuk-heading-l">Select your role</h1>
+<p class="nhsuk-body">Signed in as <strong>${o.user}</strong>. You have more than one role: choose the one you are working in now.</p>
+<form method="post" action="${ctx.base}/oidc/role" novalidate>
+${hidden(o.csrf, o.rid)}
+<fieldset class="nhsuk-fieldset"><legend class="nhsuk-fieldset__legend nhsuk-fieldset__legend--m">Your roles</legend>
+<div class="nhsuk-radios">${o.roles.map((r, i) => html`<div class="nhsuk-radios__item"><input class="nhsuk-radios__input" id="role-${i}" name="role" type="radio" value="${r.id}"><label class="nhsuk-label nhsuk-radios__label" for="role-${i}">${r.label}</label></div>`)}</div></fieldset>
+<button class="nhsuk-button" type="submit">Continue</button>
 </form>`);
 }
 

@@ -52,6 +52,33 @@ export interface Config {
   smartClients?: string;
   /** ACCESS_TOKEN_SECONDS: lifetime of issued access tokens (default 300, SMART's recommended ceiling). */
   accessTokenSeconds: number;
+  /** OIDC_*: staff sign-in through an OpenID Connect IdP such as NHS CIS2; absent when OIDC_ISSUER is unset. */
+  oidc?: OidcConfig;
+  /**
+   * LOCAL_LOGIN: offer username + password sign-in (passport-local, DATA_DIR/auth/accounts.json).
+   * Default on without an IdP, off when OIDC_ISSUER is set (a national IdP's assurance should not
+   * sit beside a weaker password form); LOCAL_LOGIN=on keeps both.
+   */
+  localLogin: boolean;
+}
+
+export interface OidcConfig {
+  /** OIDC_ISSUER: https (http only on localhost/127.0.0.1, for trials and tests). */
+  issuer: string;
+  /** OIDC_CLIENT_ID */
+  clientId: string;
+  /** OIDC_CLIENT_SECRET (client_secret_basic / client_secret_post). Never logged. */
+  clientSecret?: string;
+  /** OIDC_PRIVATE_KEY_FILE: a private JWK (JSON, with alg and kid) for private_key_jwt. */
+  privateKeyFile?: string;
+  /** OIDC_TOKEN_AUTH_METHOD; default private_key_jwt with a key file, else client_secret_basic. */
+  tokenAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** OIDC_SCOPES; default CIS2's `openid profile nationalrbacaccess selectedrole`. */
+  scopes: string;
+  /** OIDC_NAME: the button says "Sign in with <name>"; default `NHS CIS2`. */
+  displayName: string;
+  /** OIDC_PROMPT; default `login` (CIS2 then offers role selection); `none-sent` to send no prompt. */
+  prompt?: string;
 }
 
 function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -83,6 +110,40 @@ function authMode(env: NodeJS.ProcessEnv): 'smart' | 'off' {
   return raw;
 }
 
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+
+function oidcConfig(env: NodeJS.ProcessEnv): OidcConfig | undefined {
+  if (!env.OIDC_ISSUER) {
+    const stray = Object.keys(env).filter((k) => k.startsWith('OIDC_') && env[k]);
+    if (stray.length) throw new Error(`${stray[0]} is set but OIDC_ISSUER is not: set OIDC_ISSUER to use an OpenID Connect IdP`);
+    return undefined;
+  }
+  let issuer: URL;
+  try {
+    issuer = new URL(env.OIDC_ISSUER);
+  } catch {
+    throw new Error(`OIDC_ISSUER must be a URL (got '${env.OIDC_ISSUER}')`);
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname);
+  if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && loopback)) throw new Error('OIDC_ISSUER must be https (http only on localhost)');
+  if (!env.OIDC_CLIENT_ID) throw new Error('OIDC_CLIENT_ID is required with OIDC_ISSUER');
+  const method = env.OIDC_TOKEN_AUTH_METHOD || (env.OIDC_PRIVATE_KEY_FILE ? 'private_key_jwt' : 'client_secret_basic');
+  if (!(AUTH_METHODS as readonly string[]).includes(method)) throw new Error(`OIDC_TOKEN_AUTH_METHOD must be one of ${AUTH_METHODS.join(', ')} (got '${method}')`);
+  if (method === 'private_key_jwt' && !env.OIDC_PRIVATE_KEY_FILE) throw new Error('OIDC_TOKEN_AUTH_METHOD=private_key_jwt needs OIDC_PRIVATE_KEY_FILE');
+  if (method !== 'private_key_jwt' && !env.OIDC_CLIENT_SECRET) throw new Error(`OIDC_TOKEN_AUTH_METHOD=${method} needs OIDC_CLIENT_SECRET`);
+  const scopes = (env.OIDC_SCOPES || 'openid profile nationalrbacaccess selectedrole').trim().split(/\s+/);
+  if (!scopes.includes('openid')) throw new Error('OIDC_SCOPES must include openid');
+  const prompt = env.OIDC_PROMPT ?? 'login';
+  const oidc: OidcConfig = {
+    issuer: env.OIDC_ISSUER, clientId: env.OIDC_CLIENT_ID, tokenAuthMethod: method as OidcConfig['tokenAuthMethod'],
+    scopes: scopes.join(' '), displayName: env.OIDC_NAME || 'NHS CIS2',
+  };
+  if (prompt !== '' && prompt !== 'none-sent') oidc.prompt = prompt;
+  if (env.OIDC_CLIENT_SECRET) oidc.clientSecret = env.OIDC_CLIENT_SECRET;
+  if (env.OIDC_PRIVATE_KEY_FILE) oidc.privateKeyFile = env.OIDC_PRIVATE_KEY_FILE;
+  return oidc;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const synchronous = (env.SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new Error(`SQLITE_SYNCHRONOUS must be FULL or NORMAL (got '${synchronous}')`);
@@ -104,7 +165,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     auth: authMode(env),
     audit: flag(env, 'AUDIT', true),
     accessTokenSeconds: integer(env, 'ACCESS_TOKEN_SECONDS', 300, 1),
+    localLogin: true,
   };
+  const oidc = oidcConfig(env);
+  if (oidc) config.oidc = oidc;
+  config.localLogin = flag(env, 'LOCAL_LOGIN', !oidc);
+  if (!config.localLogin && !oidc) throw new Error('LOCAL_LOGIN=off needs an IdP (OIDC_ISSUER): staff could not sign in at all');
   if (config.accessTokenSeconds > 86_400) throw new Error(`ACCESS_TOKEN_SECONDS must be at most 86400 (got '${env.ACCESS_TOKEN_SECONDS}')`);
   if (env.SMART_CLIENTS) config.smartClients = env.SMART_CLIENTS;
   if (env.BASE_URL) config.baseUrl = env.BASE_URL.replace(/\/+$/, '');

@@ -17,6 +17,11 @@ async function main(): Promise<void> {
     logger.warn('AUTH=off: no authorization server runs, and FHIR requests are not checked. Use this for local trials and conformance runs only');
   } else {
     const endpoints = server.auth.endpoints(config.baseUrl ?? `http://localhost:${server.port}/fhir`)!;
+    if (config.oidc) {
+      // Issuer and client id only: never the secret or the key.
+      logger.info({ issuer: config.oidc.issuer, client_id: config.oidc.clientId, redirect_uri: `${endpoints.issuer}/oidc/callback`, password_sign_in: config.localLogin },
+        `staff sign in with ${config.oidc.displayName}; register ${endpoints.issuer}/oidc/callback as the redirect URI at the IdP`);
+    }
     const clients = server.auth.clients;
     if (clients.size === 0) {
       logger.info({ token_endpoint: endpoints.token },

@@ -15,7 +15,11 @@ import { allOfTypePlan } from '../search/canonical.js';
 import { createAuthServer, type AuthServer } from '../auth/authorization-server.js';
 import { FhirError } from '../fhir/errors.js';
 import { createApp, type AppDeps } from './app.js';
-import type { Config } from './config.js';
+import type { Config, OidcConfig } from './config.js';
+import { loginAudit, type LoginAuditOptions } from './login-audit.js';
+import type { OidcOptions } from '../auth/oidc.js';
+import { SDS_USER_ID_SYSTEM } from '../resources/practitioner/identifiers.js';
+import { readFileSync } from 'node:fs';
 
 export interface RunningServer {
   /** The FHIR base URL, e.g. http://127.0.0.1:8080/fhir */
@@ -45,6 +49,8 @@ export async function openStore(config: Config): Promise<Store> {
 /** What an embedder (the HTTP tests) may add beyond the configuration. */
 export interface ServeOptions {
   audit?: AppDeps['audit'];
+  /** The sign-in audit's test seam (server/login-audit.ts). */
+  loginAudit?: LoginAuditOptions;
 }
 
 /** Builds the engine and app over an open store and listens; closing the server closes the store. */
@@ -57,6 +63,11 @@ export async function serveStore(config: Config, logger: Logger, store: Store, o
       dataDir: config.dataDir, fhirBaseUrl: config.baseUrl, clientsFile: config.smartClients,
       accessTokenSeconds: config.accessTokenSeconds, logger: logger.child({ component: 'auth' }),
       findPatient: (id) => findPatient(engine, id),
+      findPractitioner: (sdsUserId) => findPractitioner(engine, logger, sdsUserId),
+      oidc: config.oidc && oidcOptions(config.oidc),
+      localLogin: config.localLogin,
+      // Sign-ins are audited like every access (AUDIT=off switches this off too).
+      onLoginAttempt: config.audit ? loginAudit(engine, logger, options.loginAudit) : undefined,
     }) : undefined;
   } catch (err) {
     await store.close(); // a bad SMART_CLIENTS file must not leave the store open
@@ -124,4 +135,32 @@ async function findPatient(engine: InteractionEngine, id: string): Promise<{ id:
     if (err instanceof FhirError && err.status < 500) return undefined;
     throw err;
   }
+}
+
+/** The IdP settings as auth/ takes them; a private_key_jwt key file is read here, once. */
+function oidcOptions(c: OidcConfig): OidcOptions {
+  const o: OidcOptions = {
+    issuer: c.issuer, clientId: c.clientId, tokenAuthMethod: c.tokenAuthMethod, scopes: c.scopes, displayName: c.displayName,
+  };
+  if (c.prompt) o.prompt = c.prompt;
+  if (c.clientSecret) o.clientSecret = c.clientSecret;
+  if (c.privateKeyFile) {
+    try {
+      o.privateKey = { jwk: JSON.parse(readFileSync(c.privateKeyFile, 'utf8')) };
+    } catch (err) {
+      throw new Error(`OIDC_PRIVATE_KEY_FILE ${c.privateKeyFile}: not a readable JSON Web Key (${(err as Error).message})`);
+    }
+  }
+  return o;
+}
+
+/**
+ * The Practitioner holding an SDS user id (https://fhir.nhs.uk/Id/sds-user-id), as the fhirUser of
+ * an IdP sign-in; undefined when none, or when several claim it (which is a data error, logged).
+ */
+async function findPractitioner(engine: InteractionEngine, logger: Logger, sdsUserId: string): Promise<string | undefined> {
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(sdsUserId)) return undefined;
+  const { matches } = await engine.candidates('Practitioner', [['identifier', `${SDS_USER_ID_SYSTEM}|${sdsUserId}`]], 2);
+  if (matches.length > 1) logger.warn('several Practitioners hold the same SDS user id: none is taken as the fhirUser');
+  return matches.length === 1 ? `Practitioner/${matches[0].id}` : undefined;
 }

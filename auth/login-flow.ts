@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import session from 'express-session';
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
+import { ACCOUNT_RULE, ADDRESS_RULE, SignInThrottle } from './sign-in-throttle.js';
 import { isValidNhsNumber } from '../resources/patient/nhs-number.js';
 import type { Account, AccountStore } from './accounts.js';
 import type { AuthLogger, LibClient, TokenRequestContext } from './authorization-server.js';
@@ -196,6 +197,8 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
   const { accounts, clients, launches, logger } = deps;
   const router = express.Router();
   const ctxOf = (req: Request): PageContext => ({ base: `${req.baseUrl}` });
+
+  const throttles = { account: new SignInThrottle(ACCOUNT_RULE), address: new SignInThrottle(ADDRESS_RULE) };
 
   const sessions = session({
     name: 'vertebra.sid',
@@ -393,6 +396,28 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
     checkCsrf(req, f);
     const rid = f.get('rid') ?? '';
     const p = pendingOf(req, rid);
+    const username = (f.get('username') ?? '').slice(0, 128);
+    const client = clients.get(p.clientId);
+    const again = (status: number, error: string) => {
+      htmlHeaders(res);
+      res.status(status).send(loginPage(ctxOf(req), {
+        csrf: csrfOf(req), rid, clientName: client?.clientName ?? p.clientId, username: f.get('username'),
+        local: true, idp: deps.oidc?.displayName, error,
+      }));
+    };
+    // While an account or an address is locked, no password is checked at all (sign-in-throttle.ts).
+    const keys = { account: `account:${username.toLowerCase()}`, address: `address:${req.ip ?? 'unknown'}` };
+    const wait = Math.max(throttles.account.retryAfter(keys.account), throttles.address.retryAfter(keys.address));
+    if (wait > 0) {
+      logger.warn({ client_id: p.clientId }, 'staff sign-in refused: too many failed attempts');
+      await report(req, res, {
+        action: 'login', outcome: 'failure', method: 'local', clientId: p.clientId,
+        user: { username }, reason: 'too many failed sign-ins: temporarily locked',
+      });
+      res.setHeader('Retry-After', String(wait));
+      again(429, `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.`);
+      return;
+    }
     const account = await new Promise<Account | false>((resolve, reject) => {
       req.body = { username: f.get('username') ?? '', password: f.get('password') ?? '' };
       pp.authenticate('local', { session: false }, (err: unknown, user: Account | false) => (err ? reject(err) : resolve(user)))(req, res, (e: unknown) => reject(e));
@@ -400,18 +425,18 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
     req.body = undefined;
     if (!account) {
       logger.warn({ client_id: p.clientId }, 'staff sign-in failed');
+      throttles.address.failed(keys.address);
+      const locked = throttles.account.failed(keys.account);
       await report(req, res, {
         action: 'login', outcome: 'failure', method: 'local', clientId: p.clientId,
-        user: { username: (f.get('username') ?? '').slice(0, 128) }, reason: 'wrong username or password',
+        user: { username }, reason: 'wrong username or password',
       });
-      htmlHeaders(res);
-      const client = clients.get(p.clientId);
-      res.status(401).send(loginPage(ctxOf(req), {
-        csrf: csrfOf(req), rid, clientName: client?.clientName ?? p.clientId, username: f.get('username'),
-        local: true, idp: deps.oidc?.displayName, error: 'The username or password is not correct.',
-      }));
+      again(401, locked
+        ? `The username or password is not correct. After too many failed sign-ins this account is locked for ${Math.ceil(locked / 60)} minutes.`
+        : 'The username or password is not correct.');
       return;
     }
+    throttles.account.succeeded(keys.account);
     await report(req, res, {
       action: 'login', outcome: 'success', method: 'local', clientId: p.clientId,
       user: { username: account.username, fhirUser: account.fhirUser, roles: account.roles },

@@ -59,7 +59,7 @@ describe('HTTP: audit of staff sign-in (local accounts)', function () {
     return { fresh: events.filter((e) => !ids.has(e.id)), text };
   };
 
-  async function signIn(password: string) {
+  async function signIn(password: string, username = 'dr.jones') {
     const b = new Browser(origin);
     const login = await b.get(`${origin}/auth/authorize?${new URLSearchParams({
       response_type: 'code', client_id: 'public-app', redirect_uri: REDIRECT, scope: 'openid fhirUser user/Patient.rs', state: 's1', aud: server.url,
@@ -67,10 +67,29 @@ describe('HTTP: audit of staff sign-in (local accounts)', function () {
     })}`);
     expect(login.status, login.text).to.equal(200);
     const rid = hiddenField(login.text, 'rid');
-    const posted = await b.post('/auth/login', { username: 'dr.jones', password, csrf_token: hiddenField(login.text, 'csrf_token'), rid });
+    const posted = await b.post('/auth/login', { username, password, csrf_token: hiddenField(login.text, 'csrf_token'), rid });
     return { b, rid, posted };
   }
   const signedIn = async (b: Browser, rid: string) => (await b.get(`/auth/authorize/continue?rid=${encodeURIComponent(rid)}`)).text.includes('action="/auth/consent"');
+
+  it('five wrong passwords lock the account for 15 minutes: while locked no password is checked (429, Retry-After), each attempt audited', async () => {
+    await server.auth!.accounts.put({ username: 'dr.locked', password: PASSWORD, fhirUser: 'Practitioner/p2', roles: ['R8000'] });
+    const { events: before } = await loginEvents();
+    for (let i = 0; i < 4; i++) expect((await signIn(WRONG, 'dr.locked')).posted.status).to.equal(401);
+    const fifth = await signIn(WRONG, 'DR.Locked'); // the same account whatever the case typed
+    expect(fifth.posted.status).to.equal(401);
+    expect(fifth.posted.text).to.contain('locked for 15 minutes');
+    const { b, rid, posted } = await signIn(PASSWORD, 'dr.locked');
+    expect(posted.status).to.equal(429);
+    expect(Number(posted.headers.get('retry-after'))).to.be.within(850, 900);
+    expect(posted.text).to.contain('Too many failed sign-ins');
+    expect(await signedIn(b, rid)).to.equal(false);
+    const { fresh } = await newEvents(before);
+    expect(fresh.map((e) => e.outcome)).to.deep.equal(['4', '4', '4', '4', '4', '4']);
+    expect(fresh.filter((e) => /temporarily locked/.test(e.outcomeDesc))).to.have.length(1);
+    // Another account from the same address still signs in.
+    expect((await signIn(PASSWORD)).posted.status).to.equal(303);
+  });
 
   it('a successful sign-in leaves exactly one Login AuditEvent, outcome 0, naming the user and the client, with no password', async () => {
     const { events: before } = await loginEvents();

@@ -52,6 +52,13 @@ export interface Config {
   smartClients?: string;
   /** ACCESS_TOKEN_SECONDS: lifetime of issued access tokens (default 300, SMART's recommended ceiling). */
   accessTokenSeconds: number;
+  /**
+   * SNOMED_RF2_PATH: folder of a SNOMED CT RF2 release (Snapshot or Full), loaded into memory at
+   * start-up for $lookup/$validate-code/$subsumes/$expand. SNOMED CT is licensed: never bundled.
+   */
+  snomedRf2Path?: string;
+  /** MAX_EXPANSION: most codes a $expand names before answering 422 too-costly. */
+  maxExpansion: number;
 }
 
 function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -104,11 +111,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     auth: authMode(env),
     audit: flag(env, 'AUDIT', true),
     accessTokenSeconds: integer(env, 'ACCESS_TOKEN_SECONDS', 300, 1),
+    maxExpansion: integer(env, 'MAX_EXPANSION', 50_000, 1),
   };
   if (config.accessTokenSeconds > 86_400) throw new Error(`ACCESS_TOKEN_SECONDS must be at most 86400 (got '${env.ACCESS_TOKEN_SECONDS}')`);
   if (env.SMART_CLIENTS) config.smartClients = env.SMART_CLIENTS;
   if (env.BASE_URL) config.baseUrl = env.BASE_URL.replace(/\/+$/, '');
   if (env.MONGODB_URI) config.mongodbUri = env.MONGODB_URI;
+  if (env.SNOMED_RF2_PATH) config.snomedRf2Path = env.SNOMED_RF2_PATH;
   return config;
 }
 

@@ -62,6 +62,9 @@ function contains(i: ExpansionItem, designations: boolean): ValueSetExpansionCon
 
 const words = (s: string) => s.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
 
+/** The display's words per expansion item: cached expansions are filtered many times. */
+const displayWords = new WeakMap<ExpansionItem, string[]>();
+
 /**
  * The `filter` text: every word of it must begin a word of the display (case-insensitive), so
  * "chron kid" finds "Chronic kidney disease"; a filter equal to the code also matches.
@@ -72,7 +75,8 @@ function matcher(filter: string): (i: ExpansionItem) => boolean {
   return (i) => {
     if (i.code.toLowerCase() === exact) return true;
     if (!wanted.length) return true;
-    const have = words(i.display ?? '');
+    let have = displayWords.get(i);
+    if (!have) displayWords.set(i, have = words(i.display ?? ''));
     return wanted.every((w) => have.some((h) => h.startsWith(w)));
   };
 }

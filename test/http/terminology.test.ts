@@ -3,6 +3,7 @@ import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resource } from 'fhir/r4.js';
 import { parseFhirXml } from '../../fhir/xml.js';
+import { accessRequestFor } from '../../server/access.js';
 import { startTestServer, type FhirResponse, type TestServer } from '../support/server.js';
 import { writeSnomedFixture } from '../support/snomed-fixture.js';
 
@@ -353,6 +354,15 @@ describe('HTTP: terminology operations', () => {
       expect(await t.validateCode(`${SCT}?fhir_vs`, { system: SCT, code: '22298006' })).to.equal('unknown');
       expect(await t.validateCode(CITRUS_VS.url, { system: LOCAL_CS.url, code: 'lemon' })).to.equal('invalid');
     });
+  });
+
+  it('with authorization on, the operations are reads of the terminology type (operation → r); $lookup has no instance level', () => {
+    const none = new URLSearchParams();
+    expect(accessRequestFor('GET', '/ValueSet/$expand', none)).to.deep.equal({ interaction: 'operation', resourceTypes: ['ValueSet'] });
+    expect(accessRequestFor('POST', '/ConceptMap/m1/$translate', none)).to.deep.equal({ interaction: 'operation', resourceTypes: ['ConceptMap'] });
+    expect(accessRequestFor('GET', '/CodeSystem/$lookup', none)).to.deep.equal({ interaction: 'operation', resourceTypes: ['CodeSystem'] });
+    expect(accessRequestFor('GET', '/CodeSystem/cs1/$lookup', none)).to.equal(undefined);
+    expect(accessRequestFor('GET', '/Patient/$expand', none)).to.not.deep.equal({ interaction: 'operation', resourceTypes: ['Patient'] });
   });
 
   it('the CapabilityStatement lists the operations on CodeSystem, ValueSet and ConceptMap', async () => {

@@ -17,13 +17,14 @@ export async function expandOperation(ctx: TerminologyContext, input: OperationI
   const count = input.integer('count', 0);
   const activeOnly = input.boolean('activeOnly') ?? false;
   const includeDesignations = input.boolean('includeDesignations') ?? false;
-  let items: ExpansionItem[];
+  let expanded: Awaited<ReturnType<TerminologyContext['expansion']>>;
   try {
-    items = (await ctx.expansion(vs)).items;
+    expanded = await ctx.expansion(vs);
   } catch (e) {
     throw expansionFailure(e);
   }
-  const systems = (await ctx.expansion(vs)).systems;
+  const systems = expanded.systems;
+  let items: ExpansionItem[] = expanded.items;
   if (activeOnly) items = items.filter((i) => !i.inactive);
   if (filter !== undefined && filter.trim() !== '') items = items.filter(matcher(filter));
   const page = items.slice(offset, count === undefined ? undefined : offset + count);

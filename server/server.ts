@@ -51,7 +51,13 @@ export interface ServeOptions {
 /** Builds the engine and app over an open store and listens; closing the server closes the store. */
 export async function serveStore(config: Config, logger: Logger, store: Store, options: ServeOptions = {}): Promise<RunningServer> {
   warmSchemaValidator();
-  const engine = await buildEngine(store, logger, config);
+  let engine: InteractionEngine;
+  try {
+    engine = await buildEngine(store, logger, config);
+  } catch (err) {
+    await store.close(); // e.g. a SNOMED_RF2_PATH without a release must not leave the store open
+    throw err;
+  }
   let auth: AuthServer | undefined;
   try {
     auth = config.auth === 'smart' ? await createAuthServer({

@@ -501,3 +501,17 @@ describe('HTTP: SNOMED CT from an RF2 release (SNOMED_RF2_PATH, made-up fixture)
     expect(below.json.entry.map((e: any) => e.resource.code.coding[0].code).sort()).to.deep.equal(['1000121', '1000122']);
   });
 });
+
+describe('HTTP: SNOMED_RF2_PATH without a release', () => {
+  it('stops the start with the reason', async () => {
+    const empty = writeSnomedFixture();
+    try {
+      await startTestServer({ snomedRf2Path: join(empty, 'Snapshot', 'Refset') }).then(
+        (s) => s.stop().then(() => expect.fail('the server should not start')),
+        (e: Error) => expect(e.message).to.match(/has no sct2_Concept_/),
+      );
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});

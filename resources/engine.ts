@@ -3,13 +3,13 @@ import type { OperationOutcomeIssue, Resource } from 'fhir/r4.js';
 import { errors, FhirError } from '../fhir/errors.js';
 import { isResourceType } from '../fhir/definitions.js';
 import type { IndexExtractor } from '../search/extract.js';
-import { byCanonicalUrlPlan } from '../search/canonical.js';
+import { allOfTypePlan, byCanonicalUrlPlan } from '../search/canonical.js';
 import { compartmentParams } from '../search/parse-compartment.js';
 import { parseSearch, type ParseOptions } from '../search/parse.js';
 import type { SearchPlan } from '../search/plan.js';
 import type { SearchParameterRegistry } from '../search/registry.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store } from '../store/port.js';
-import { LocalTerminology } from '../terminology/local-terminology.js';
+import { LocalTerminology, TERMINOLOGY_TYPES } from '../terminology/local-terminology.js';
 import { ANONYMOUS_READER, HookRegistry, type CandidateSearch, type Reader, type ScoredSearchResult, type WriteOrigin } from './hooks.js';
 import type { PatchBody } from './patch/index.js';
 import { checkBody, checkId, WriteSession, type Criteria, type Preconditions, type WriteChange, type WriteContext, type WriteResult } from './write-session.js';
@@ -43,6 +43,8 @@ export interface EngineDeps {
   hooks?: HookRegistry;
   /** Injected for tests; defaults to the wall clock. */
   now?: () => Date;
+  /** Largest $expand answered before 422 too-costly (default terminology's MAX_EXPANSION). */
+  maxExpansion?: number;
 }
 
 /**
@@ -55,7 +57,8 @@ export class InteractionEngine implements CandidateSearch {
   private readonly extractor: IndexExtractor;
   readonly hooks: HookRegistry;
   private readonly now: () => Date;
-  private readonly terminology: LocalTerminology;
+  /** CodeSystems/ValueSets/ConceptMaps held by this server: search modifiers, the validator, the operations. */
+  readonly terminology: LocalTerminology;
   private readonly writeContext: WriteContext;
   /** The current resource of older versions handed out by vread/history, for render()'s hooks. */
   private readonly currentOf = new WeakMap<ResourceVersion, Resource>();
@@ -68,7 +71,7 @@ export class InteractionEngine implements CandidateSearch {
     this.extractor = deps.extractor;
     this.hooks = deps.hooks ?? new HookRegistry();
     this.now = deps.now ?? (() => new Date());
-    this.terminology = new LocalTerminology((type, url) => this.findByCanonicalUrl(type, url));
+    this.terminology = new LocalTerminology((type, url) => this.findByCanonicalUrl(type, url), (type) => this.allOfType(type), { maxExpansion: deps.maxExpansion });
     this.writeContext = {
       extractor: this.extractor, hooks: this.hooks, now: this.now,
       criteriaPlan: (resourceType, criteria) => this.plan([resourceType], criteria, { strict: true, defaultCount: 2, maxCount: 2 }, true),
@@ -79,6 +82,18 @@ export class InteractionEngine implements CandidateSearch {
   async findByCanonicalUrl<T extends Resource>(resourceType: string, url: string): Promise<T | undefined> {
     const { matches } = await this.store.search(byCanonicalUrlPlan(resourceType, url));
     return matches[0] ? (JSON.parse(matches[0].json!) as T) : undefined;
+  }
+
+  /** Every current resource of `resourceType` (for the terminology's ConceptMap list; small types only). */
+  private async allOfType<T extends Resource>(resourceType: string): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.search(allOfTypePlan(resourceType, 500, cursor));
+      for (const v of page.matches) out.push(JSON.parse(v.json!) as T);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    return out;
   }
 
   /** Readiness: resolves when the store can serve, throws otherwise. */
@@ -178,6 +193,8 @@ export class InteractionEngine implements CandidateSearch {
       return value;
     });
     for (const observer of observers) observer.committed?.();
+    // Terminology caches (resolved canonicals, expansions) hold until a terminology resource changes.
+    if (changes.some(({ version }) => TERMINOLOGY_TYPES.has(version.resourceType))) this.terminology.invalidate();
     for (const { version, resource } of changes) {
       this.hooks.for(version.resourceType).afterCommit?.({ id: version.id, resource: version.deleted ? undefined : resource });
     }

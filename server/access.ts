@@ -6,6 +6,7 @@ import { resourceTypes, isResourceType } from '../fhir/definitions.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Resource } from 'fhir/r4.js';
 import type { InteractionEngine, WriteObserver } from '../resources/engine.js';
+import { TERMINOLOGY_OPERATIONS } from '../terminology/operations.js';
 import type { Condition } from '../search/plan.js';
 import { compartmentCondition } from '../search/parse.js';
 import { baseUrl } from './base-url.js';
@@ -62,6 +63,7 @@ export function accessRequestFor(method: string, path: string, query: URLSearchP
     if (b === '_history') return on('history-type', [a]);
     if (b === '$validate') return on('operation', [a]);
     if (b === '$match') return on('search-type', [a]);
+    if (isTerminologyOperation(a, b, false)) return on('operation', [a]);
     if (b === '$reindex') return 'admin';
     const byMethod: Record<string, Interaction> = { GET: 'read', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
     return byMethod[m] ? on(byMethod[m], [a]) : undefined;
@@ -69,10 +71,16 @@ export function accessRequestFor(method: string, path: string, query: URLSearchP
   if (d === undefined) {
     if (c === '_history') return on('history-instance', [a]);
     if (c === '$validate') return on('operation', [a]);
+    if (isTerminologyOperation(a, c, true)) return on('operation', [a]);
     if (type(c)) return on('search-type', [c]); // compartment search: the route checks the compartment id
     return undefined;
   }
   return c === '_history' ? on('vread', [a]) : undefined;
+}
+
+/** `$lookup`, `$expand`… on the types (and levels) terminology/operations.ts defines them for: reads of terminology. */
+function isTerminologyOperation(type: string, segment: string, instance: boolean): boolean {
+  return TERMINOLOGY_OPERATIONS.some((o) => o.type === type && `$${o.name}` === segment && (o.instance || !instance));
 }
 
 /** The decoded segments of a request path, or undefined when an escape is malformed (`%E0%A4`). */

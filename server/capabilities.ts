@@ -3,6 +3,7 @@ import type {
 } from 'fhir/r4.js';
 import { resourceTypes } from '../fhir/definitions.js';
 import type { SearchParameterRegistry } from '../search/registry.js';
+import { TERMINOLOGY_OPERATIONS } from '../terminology/operations.js';
 
 /**
  * What the REST layer really implements. routes.ts registers exactly these interactions, and the
@@ -34,6 +35,13 @@ const MATCH: CapabilityStatementRestResourceOperation = {
   definition: 'http://hl7.org/fhir/OperationDefinition/Patient-match',
   documentation: 'Scored candidates for the demographics of a Patient (a PDS trace), each with a match-grade extension.',
 };
+
+/** The terminology operations routes.ts registers for `type` (terminology/operations.ts). */
+function terminologyOperations(type: string): CapabilityStatementRestResourceOperation[] {
+  return TERMINOLOGY_OPERATIONS.filter((o) => o.type === type).map((o) => ({
+    name: o.name, definition: o.definition, documentation: `${o.documentation} (${o.instance ? 'type and instance level' : 'type level'}; GET and POST)`,
+  }));
+}
 
 /** What a resource type adds to the generic interactions (from its hooks in resources/). */
 export interface TypeFeatures {
@@ -72,7 +80,7 @@ export function capabilityStatement(
     searchInclude: ['*'],
     searchRevInclude: ['*'],
     searchParam: searchParams(registry, type),
-    operation: features(type).match ? [VALIDATE, REINDEX, MATCH] : [VALIDATE, REINDEX],
+    operation: [VALIDATE, REINDEX, ...(features(type).match ? [MATCH] : []), ...terminologyOperations(type)],
   }));
   return {
     resourceType: 'CapabilityStatement',

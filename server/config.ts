@@ -60,6 +60,13 @@ export interface Config {
    * sit beside a weaker password form); LOCAL_LOGIN=on keeps both.
    */
   localLogin: boolean;
+  /**
+   * SNOMED_RF2_PATH: folder of a SNOMED CT RF2 release (Snapshot or Full), loaded into memory at
+   * start-up for $lookup/$validate-code/$subsumes/$expand. SNOMED CT is licensed: never bundled.
+   */
+  snomedRf2Path?: string;
+  /** MAX_EXPANSION: most codes a $expand names before answering 422 too-costly. */
+  maxExpansion: number;
 }
 
 export interface OidcConfig {
@@ -166,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     audit: flag(env, 'AUDIT', true),
     accessTokenSeconds: integer(env, 'ACCESS_TOKEN_SECONDS', 300, 1),
     localLogin: true,
+    maxExpansion: integer(env, 'MAX_EXPANSION', 50_000, 1),
   };
   const oidc = oidcConfig(env);
   if (oidc) config.oidc = oidc;
@@ -175,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (env.SMART_CLIENTS) config.smartClients = env.SMART_CLIENTS;
   if (env.BASE_URL) config.baseUrl = env.BASE_URL.replace(/\/+$/, '');
   if (env.MONGODB_URI) config.mongodbUri = env.MONGODB_URI;
+  if (env.SNOMED_RF2_PATH) config.snomedRf2Path = env.SNOMED_RF2_PATH;
   return config;
 }
 

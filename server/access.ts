@@ -9,6 +9,7 @@ import type { InteractionEngine, WriteObserver } from '../resources/engine.js';
 import type { Condition } from '../search/plan.js';
 import { compartmentCondition } from '../search/parse.js';
 import { baseUrl } from './base-url.js';
+import { restrictPrivacyOfficer, scrAccessRequest } from './scr-access.js';
 import type { Config } from './config.js';
 
 /**
@@ -41,6 +42,8 @@ export function accessRequestFor(method: string, path: string, query: URLSearchP
   if (!segments) return undefined; // malformed escapes: the router answers it
   const [a, b, c, d, ...rest] = segments;
   if (rest.length) return undefined;
+  const scr = scrAccessRequest(m, segments);
+  if (scr) return scr;
   const type = (t: string | undefined): t is string => t !== undefined && isResourceType(t);
   const systemTypes = () => {
     const listed = query.getAll('_type').flatMap((v) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
@@ -121,6 +124,7 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
     }
     const decision = decide(request!, grant);
     if (!decision.allow) throw outcome(403, 'forbidden', decision.reason);
+    await restrictPrivacyOfficer(request!, grant, decision, req, engine);
     checkConstraints(decision, engine);
     res.locals.access = { grant, decision } satisfies Access;
     const writes = await checkRestricted(request!, req, res, engine);

@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { SignJWT } from 'jose';
+import { nhsNumberFromStem } from '../../resources/patient/nhs-number.js';
+import { startTestServer, type FhirResponse, type TestServer } from '../support/server.js';
+
+/**
+ * The Summary Care Record API (issue 7, nhs-spine.md §5) through a real server with SMART on:
+ * upload, the pointer, the reads and the replacement of a record; the patient's permission
+ * (Yes/No/Ask) and what a reader must assert; emergency access with its alert AuditEvent and the
+ * privacy officer's view of its organisation's alerts. The documents are built here from the
+ * reference's description (§5.2), not copied from NHS examples.
+ */
+const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
+const ACS = 'https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission';
+const ALERT_TYPE = 'https://fhir.nhs.uk/CodeSystem/SCR-AlertType';
+const ALERT_REASON = 'https://fhir.nhs.uk/CodeSystem/SCR-AlertReason';
+const SNOMED = 'http://snomed.info/sct';
+const ODS = 'https://fhir.nhs.uk/Id/ods-organization-code';
+const ROLE_PROFILE = 'https://fhir.nhs.uk/Id/sds-role-profile-id';
+
+/** Synthetic test-range NHS numbers (999…), valid check digits. */
+const nhs = (stem: string) => nhsNumberFromStem(stem)!;
+
+/** A GP summary document (§5.2): Composition, Patient, a diagnosis, the author's role and practice. */
+function scrDocument(nhsNumber: string, uuid: string, options: { replaces?: string; diagnosis?: string; status?: string } = {}): any {
+  const ids = { composition: randomUUID(), patient: randomUUID(), condition: randomUUID(), role: randomUUID(), org: randomUUID() };
+  const div = (html: string) => ({ status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${html}</div>` });
+  const diagnosis = options.diagnosis ?? 'Asthma';
+  return {
+    resourceType: 'Bundle', type: 'document',
+    identifier: { system: 'https://tools.ietf.org/html/rfc4122', value: randomUUID() },
+    timestamp: '2026-11-30T10:00:00Z',
+    entry: [
+      {
+        fullUrl: `urn:uuid:${ids.composition}`,
+        resource: {
+          resourceType: 'Composition', id: ids.composition,
+          identifier: { system: 'https://tools.ietf.org/html/rfc4122', value: uuid },
+          status: options.status ?? 'final',
+          type: { coding: [{ system: SNOMED, code: '196981000000101', display: 'General Practice Summary' }] },
+          category: [{ coding: [{ system: SNOMED, code: '163171000000105', display: 'Care Professional Documentation' }] }],
+          subject: { reference: `urn:uuid:${ids.patient}` },
+          date: '2026-11-30T10:00:00Z',
+          author: [{ reference: `urn:uuid:${ids.role}` }],
+          title: 'General Practice Summary',
+          ...(options.replaces ? { relatesTo: [{ code: 'replaces', targetIdentifier: { system: 'https://tools.ietf.org/html/rfc4122', value: options.replaces } }] } : {}),
+          section: [{
+            title: 'Diagnoses', code: { coding: [{ code: 'DiagnosesHeader', display: 'Diagnoses' }] },
+            text: div(`<table id="Diagnoses"><tr><td>${diagnosis}</td></tr></table>`),
+            entry: [{ reference: `urn:uuid:${ids.condition}` }],
+          }],
+        },
+      },
+      {
+        fullUrl: `urn:uuid:${ids.patient}`,
+        resource: { resourceType: 'Patient', id: ids.patient, identifier: [{ system: NHS, value: nhsNumber }], name: [{ family: 'Testpatient', given: ['Sam'] }], gender: 'female', birthDate: '1970-01-01' },
+      },
+      {
+        fullUrl: `urn:uuid:${ids.condition}`,
+        resource: { resourceType: 'Condition', id: ids.condition, code: { text: diagnosis }, subject: { reference: `urn:uuid:${ids.patient}` } },
+      },
+      {
+        fullUrl: `urn:uuid:${ids.role}`,
+        resource: { resourceType: 'PractitionerRole', id: ids.role, organization: { reference: `urn:uuid:${ids.org}` } },
+      },
+      {
+        fullUrl: `urn:uuid:${ids.org}`,
+        resource: { resourceType: 'Organization', id: ids.org, identifier: [{ system: ODS, value: 'A81001' }], name: 'Test Surgery' },
+      },
+    ],
+  };
+}
+
+const permissionBody = (nhsNumber: string, code: string) => ({
+  resourceType: 'Parameters',
+  parameter: [{ name: 'setPermissions', part: [{ name: 'nhsNumber', valueString: nhsNumber }, { name: 'permissionCode', valueCoding: { system: ACS, code } }] }],
+});
+
+describe('HTTP: Summary Care Record API (AUTH=smart)', function () {
+  this.timeout(60_000);
+  let server: TestServer;
+
+  const token = async (scope: string, extra: Record<string, unknown> = {}) => {
+    const key = server.auth!.keys.signingKey();
+    const endpoints = server.auth!.endpoints(server.url)!;
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ client_id: 'scr-app', scope, ...extra })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(endpoints.issuer).setAudience(server.url).setSubject('scr-app')
+      .setIssuedAt(now).setExpirationTime(now + 300).setJti(randomUUID())
+      .sign(key.privateKey);
+  };
+  /** Who calls: the scope and the token's user claims. */
+  const admin = { scope: 'system/*.cruds' };
+  const gpSystem = { scope: 'system/Bundle.c system/Composition.c system/DocumentReference.c' };
+  const clinician = { scope: 'user/*.cruds', fhirUser: 'Practitioner/dr-a', roles: ['R8000'] };
+  const clerk = { scope: 'user/*.cruds', fhirUser: 'Practitioner/clerk-a', roles: ['R8010'] };
+  const officerA = { scope: 'user/AuditEvent.rs', fhirUser: 'PractitionerRole/po-a', roles: ['R0001'] };
+  const officerB = { scope: 'user/AuditEvent.rs', fhirUser: 'Practitioner/po-b', roles: ['R0001'] };
+  type Caller = { scope: string } & Record<string, unknown>;
+  const as = async (caller: Caller, path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<FhirResponse> => {
+    const { scope, ...claims } = caller;
+    return server.fhir(path, { ...init, headers: { ...(init.headers ?? {}), Authorization: `Bearer ${await token(scope, claims)}` } });
+  };
+  const upload = (caller: Caller, doc: unknown) => as(caller, '/Bundle', { method: 'POST', body: doc });
+  const setPermission = (nhsNumber: string, code: string) => as(clinician, '/$setPermission', { method: 'POST', body: permissionBody(nhsNumber, code) });
+  const pointerOf = async (nhsNumber: string, caller: Caller = clinician) => as(caller, `/DocumentReference?patient=${encodeURIComponent(`${NHS}|${nhsNumber}`)}`);
+  const readRecord = (uuid: string, headers: Record<string, string> = {}, caller: Caller = clinician) =>
+    as(caller, `/Bundle?composition.identifier=${uuid}`, { headers });
+  const ptv = { 'NHSD-SCR-Permission-To-View': 'true' };
+  const spineCode = (res: FhirResponse) => res.json?.issue?.[0]?.details?.coding?.[0]?.code;
+
+  before(async () => {
+    server = await startTestServer({ auth: 'smart', pds: true });
+    const seed = async (path: string, body: object) => {
+      const res = await as(admin, path, { method: 'PUT', body });
+      expect(res.status, `${path}: ${res.text}`).to.be.oneOf([200, 201]);
+    };
+    await seed('/Organization/A81001', { resourceType: 'Organization', id: 'A81001', identifier: [{ system: ODS, value: 'A81001' }], name: 'Test Surgery A' });
+    await seed('/Organization/B82002', { resourceType: 'Organization', id: 'B82002', identifier: [{ system: ODS, value: 'B82002' }], name: 'Test Hospital B' });
+    for (const id of ['dr-a', 'dr-b', 'po-a-person', 'po-b']) await seed(`/Practitioner/${id}`, { resourceType: 'Practitioner', id, name: [{ family: id }] });
+    const role = (id: string, practitioner: string, org: string, urid: string, code: string) => seed(`/PractitionerRole/${id}`, {
+      resourceType: 'PractitionerRole', id, active: true, identifier: [{ system: ROLE_PROFILE, value: urid }],
+      practitioner: { reference: `Practitioner/${practitioner}` }, organization: { reference: `Organization/${org}` },
+      code: [{ coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode', code }] }],
+    });
+    await role('dr-a-role', 'dr-a', 'A81001', '555000000001', 'R8000');
+    await role('dr-b-role', 'dr-b', 'B82002', '555000000002', 'R8000');
+    await role('po-a', 'po-a-person', 'A81001', '555000000003', 'R0001');
+    await role('po-b-role', 'po-b', 'B82002', '555000000004', 'R0001');
+  });
+  after(async () => { await server.stop(); });
+
+  describe('upload and read', () => {
+    const patient = nhs('999000001');
+    const first = randomUUID();
+    const second = randomUUID();
+
+    it('POST /Bundle with a GP summary document stores the record and answers 201 with its pointer', async () => {
+      const res = await upload(gpSystem, scrDocument(patient, first));
+      expect(res.status, res.text).to.equal(201);
+      expect(res.json.resourceType).to.equal('DocumentReference');
+      expect(res.json.masterIdentifier).to.deep.equal({ system: 'https://fhir.nhs.uk/Id/nhsSCRUUID', value: first });
+      expect(res.json.securityLabel[0].coding[0]).to.include({ system: ACS, code: 'Ask' });
+    });
+
+    it('GET /DocumentReference?patient= answers the pointer: type, status, permission and the read URL', async () => {
+      const res = await as(clinician, `/DocumentReference?patient=${encodeURIComponent(`${NHS}|${patient}`)}&type=${encodeURIComponent(`${SNOMED}|196981000000101`)}&_sort=date&_count=1`);
+      expect(res.status, res.text).to.equal(200);
+      expect(res.json.type).to.equal('searchset');
+      expect(res.json.total).to.equal(1);
+      const pointer = res.json.entry[0].resource;
+      expect(pointer.status).to.equal('current');
+      expect(pointer.type.coding[0].code).to.equal('196981000000101');
+      expect(pointer.subject.identifier).to.deep.equal({ system: NHS, value: patient });
+      expect(pointer.content[0].attachment.url).to.equal(`${server.url}/Bundle?composition.identifier=${first}&composition.subject:Patient.identifier=${encodeURIComponent(`${NHS}|${patient}`)}`);
+      // Following the pointer reads the record.
+      const read = await as(clinician, pointer.content[0].attachment.url.slice(server.url.length), { headers: ptv });
+      expect(read.status, read.text).to.equal(200);
+      expect(read.json.entry[0].resource.resourceType).to.equal('Composition');
+      // Only _sort=date and _count=1 are allowed with it; a patient that has no SCR has an empty pointer search.
+      expect((await as(clinician, `/DocumentReference?patient=${encodeURIComponent(`${NHS}|${patient}`)}&_count=5`)).status).to.equal(400);
+      expect(spineCode(await as(clinician, `/DocumentReference?patient=${encodeURIComponent(`${NHS}|${patient}`)}&_sort=-date`))).to.equal('INVALID_SEARCH_DATA');
+      expect((await as(clinician, `/DocumentReference?patient=${encodeURIComponent(`${NHS}|1234567890`)}`)).status).to.equal(400);
+      const none = await pointerOf(nhs('999000099'));
+      expect(none.status).to.equal(200);
+      expect(none.json.total).to.equal(0);
+    });
+
+    it('GET /Bundle?composition.identifier= answers the document\'s resources; $document answers the document', async () => {
+      const res = await readRecord(first, ptv);
+      expect(res.status, res.text).to.equal(200);
+      expect(res.json.type).to.equal('searchset');
+      expect(res.json.entry.map((e: any) => e.resource.resourceType)).to.deep.equal(['Composition', 'Patient', 'Condition', 'PractitionerRole', 'Organization']);
+      expect(res.json.entry[1].resource.id).to.equal(patient); // the Patient entry carries the NHS number as its id
+      const withSubject = await as(clinician, `/Bundle?composition.identifier=${first}&composition.subject:Patient.identifier=${encodeURIComponent(`${NHS}|${patient}`)}`, { headers: ptv });
+      expect(withSubject.json.total).to.equal(5);
+      const doc = await as(clinician, `/Composition/scr-${patient}/$document`, { headers: ptv });
+      expect(doc.status, doc.text).to.equal(200);
+      expect(doc.json.resourceType).to.equal('Bundle');
+      expect(doc.json.type).to.equal('document');
+      expect(doc.json.entry[0].resource.identifier.value).to.equal(first);
+      expect((await as(clinician, '/Composition/not-an-scr/$document', { headers: ptv })).status).to.equal(404);
+      expect((await as(clinician, `/Composition/scr-${nhs('999000099')}/$document`, { headers: ptv })).status).to.equal(404);
+    });
+
+    it('an upload replaces the record: the old UUID finds nothing, the new one the new document, and the history keeps both', async () => {
+      const res = await upload(gpSystem, scrDocument(patient, second, { replaces: first, diagnosis: 'Hypertension' }));
+      expect(res.status, res.text).to.equal(201);
+      const stale = await readRecord(first, ptv);
+      expect(stale.status).to.equal(200);
+      expect(stale.json.total).to.equal(0);
+      const current = await readRecord(second, ptv);
+      expect(current.json.entry[2].resource.code.text).to.equal('Hypertension');
+      expect((await pointerOf(patient)).json.entry[0].resource.masterIdentifier.value).to.equal(second);
+      const history = await as(clinician, `/Composition/scr-${patient}/_history`, { headers: ptv });
+      expect(history.status, history.text).to.equal(200);
+      expect(history.json.entry.map((e: any) => e.resource.identifier.value)).to.deep.equal([second, first]);
+      // The same UUID again is a duplicate; replacing a record that is not the current one is a conflict.
+      expect((await upload(gpSystem, scrDocument(patient, second))).status).to.equal(409);
+      expect((await upload(gpSystem, scrDocument(patient, randomUUID(), { replaces: first }))).status).to.equal(409);
+    });
+
+    it('a malformed upload is refused with a Spine code and stores nothing', async () => {
+      const other = nhs('999000002');
+      const notFinal = await upload(gpSystem, scrDocument(other, randomUUID(), { status: 'preliminary' }));
+      expect(notFinal.status).to.equal(422);
+      expect(spineCode(notFinal)).to.equal('INVALID_VALUE');
+      const badNhs = scrDocument(other, randomUUID());
+      badNhs.entry[1].resource.identifier[0].value = '1234567890';
+      expect(spineCode(await upload(gpSystem, badNhs))).to.equal('INVALID_VALUE');
+      const noId = scrDocument(other, randomUUID());
+      delete noId.entry[0].resource.identifier;
+      expect(spineCode(await upload(gpSystem, noId))).to.equal('MISSING_VALUE');
+      expect((await pointerOf(other)).json.total).to.equal(0);
+    });
+
+    it('the record is reached through the SCR API only: generic reads, searches and writes never see it', async () => {
+      for (const path of [`/Composition/scr-${patient}`, `/Bundle/scr-${patient}`, `/DocumentReference/scr-${patient}`, `/Composition/scr-${patient}/_history/1`]) {
+        const res = await as(admin, path);
+        expect(res.status, path).to.equal(403);
+        expect(res.text).to.not.contain('Hypertension');
+      }
+      for (const path of ['/Composition', `/DocumentReference?subject=Patient/${patient}`, '/Bundle?type=document', '/Composition/_history', `/Patient/${patient}/Composition`]) {
+        const res = await as(admin, path);
+        expect(res.status, `${path}: ${res.text}`).to.equal(200);
+        // (type history's total counts the versions it then leaves out, as for invalidated patients)
+        expect((res.json.entry ?? []).length, path).to.equal(0);
+      }
+      const put = await as(admin, `/Composition/scr-${patient}`, { method: 'PUT', body: { resourceType: 'Composition', id: `scr-${patient}`, status: 'final', type: { text: 'x' }, date: '2026-01-01', author: [{ display: 'x' }], title: 'x' } });
+      expect(put.status).to.equal(403);
+      const inTransaction = await as(admin, '/', { method: 'POST', body: { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'DELETE', url: `DocumentReference/scr-${patient}` } }] } });
+      expect(inTransaction.status).to.be.oneOf([400, 403]);
+      expect((await pointerOf(patient)).json.total).to.equal(1);
+      // A document Bundle that is not a GP summary is still a plain create.
+      const plain = await as(admin, '/Bundle', { method: 'POST', body: { resourceType: 'Bundle', type: 'collection' } });
+      expect(plain.status).to.equal(201);
+    });
+
+    it('RBAC and scopes: reading or uploading the record needs a clinical role and the Composition scopes', async () => {
+      const res = await readRecord(second, ptv, clerk);
+      expect(res.status).to.equal(403);
+      expect(res.text).to.not.contain('Hypertension');
+      expect((await pointerOf(patient, clerk)).status).to.equal(403);
+      expect((await upload({ scope: 'system/Bundle.c' }, scrDocument(patient, randomUUID()))).status).to.equal(403);
+      expect((await readRecord(second, ptv, { scope: 'system/Bundle.rs' })).status).to.equal(403);
+      // The audit trail records the read against the patient.
+      const audits = await as(admin, `/AuditEvent?patient=Patient/${patient}&subtype=search-type&_count=100`);
+      expect(audits.json.total ?? audits.json.entry.length).to.be.greaterThan(0);
+    });
+  });
+});

@@ -42,7 +42,7 @@ export function accessRequestFor(method: string, path: string, query: URLSearchP
   if (!segments) return undefined; // malformed escapes: the router answers it
   const [a, b, c, d, ...rest] = segments;
   if (rest.length) return undefined;
-  const scr = scrAccessRequest(m, segments);
+  const scr = scrAccessRequest(segments);
   if (scr) return scr;
   const type = (t: string | undefined): t is string => t !== undefined && isResourceType(t);
   const systemTypes = () => {

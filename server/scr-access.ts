@@ -19,10 +19,10 @@ import { jobRoleOf } from '../resources/practitioner/rbac.js';
 const forbidden = (diagnostics: string) => new FhirError(403, [{ severity: 'error', code: 'forbidden', diagnostics }]);
 
 /** The SCR operations' paths for accessRequestFor (undefined: not an SCR operation path). */
-export function scrAccessRequest(method: string, segments: string[]): AccessRequest | undefined {
+export function scrAccessRequest(segments: string[]): AccessRequest | undefined {
   const [a, b, c, d] = segments;
   // $setPermission writes the patient's SCR permission, kept as a Consent (created or replaced).
-  if (a === '$setPermission' && b === undefined && method === 'POST') return { interaction: 'update', resourceTypes: ['Consent'], creates: true };
+  if (a === '$setPermission' && b === undefined) return { interaction: 'update', resourceTypes: ['Consent'], creates: true };
   if (a === 'Composition' && b !== undefined && c === '$document' && d === undefined) return { interaction: 'read', resourceTypes: ['Composition'] };
   return undefined;
 }

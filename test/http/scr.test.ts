@@ -250,4 +250,83 @@ describe('HTTP: Summary Care Record API (AUTH=smart)', function () {
       expect(audits.json.total ?? audits.json.entry.length).to.be.greaterThan(0);
     });
   });
+  describe('the patient\'s permission ($setPermission): Yes, No, Ask', () => {
+    const optedOut = nhs('999000003');
+    const later = nhs('999000004');
+    const ask = nhs('999000005');
+    const askUuid = randomUUID();
+
+    it('No refuses the upload (403 ACCESS_DENIED) and nothing is stored', async () => {
+      const set = await setPermission(optedOut, 'No');
+      expect(set.status, set.text).to.equal(200);
+      expect(set.json.issue[0].diagnostics).to.contain('No');
+      const res = await upload(gpSystem, scrDocument(optedOut, randomUUID()));
+      expect(res.status, res.text).to.equal(403);
+      expect(spineCode(res)).to.equal('ACCESS_DENIED');
+      const pointer = await pointerOf(optedOut);
+      expect(pointer.status).to.equal(403);
+    });
+
+    it('No set after an upload refuses every read, whatever the reader asserts, emergency included; the pointer carries the label', async () => {
+      const uuid = randomUUID();
+      expect((await upload(gpSystem, scrDocument(later, uuid))).status).to.equal(201);
+      expect((await readRecord(uuid, ptv)).status).to.equal(200);
+      expect((await setPermission(later, 'No')).status).to.equal(200);
+      const cases: Record<string, string>[] = [{}, ptv, { 'NHSD-SCR-Legitimate-Relationship': 'true' }, { 'NHSD-SCR-Alert-Type': '2', 'NHSD-SCR-Alert-Reason': '5', 'NHSD-Session-URID': '555000000001' }];
+      for (const headers of cases) {
+        const res = await readRecord(uuid, headers);
+        expect(res.status, JSON.stringify(headers)).to.equal(403);
+        expect(spineCode(res)).to.equal('ACCESS_DENIED');
+        expect(res.json.issue[0].details.text).to.equal('[PSIS-30418] - ACF does not permit access to resource');
+        expect(res.text).to.not.contain('Asthma');
+        expect((await as(clinician, `/Composition/scr-${later}/$document`, { headers })).status).to.equal(403);
+        expect((await as(clinician, `/Composition/scr-${later}/_history`, { headers })).status).to.equal(403);
+      }
+      expect((await pointerOf(later)).status).to.equal(403);
+      // Back to Ask: the pointer's securityLabel follows the permission, and the record reads again.
+      expect((await setPermission(later, 'Ask')).status).to.equal(200);
+      const pointer = await pointerOf(later);
+      expect(pointer.json.entry[0].resource.securityLabel[0].coding[0].code).to.equal('Ask');
+      expect((await readRecord(uuid, ptv)).status).to.equal(200);
+    });
+
+    it('Yes is legacy and treated as Ask: the label says Yes, the reader still asserts', async () => {
+      expect((await setPermission(later, 'Yes')).status).to.equal(200);
+      const pointer = await pointerOf(later);
+      expect(pointer.json.entry[0].resource.securityLabel[0].coding[0]).to.include({ system: ACS, code: 'Yes' });
+      const uuid = pointer.json.entry[0].resource.masterIdentifier.value;
+      expect((await readRecord(uuid)).status).to.equal(403);
+      expect((await readRecord(uuid, ptv)).status).to.equal(200);
+    });
+
+    it('Ask (the default): the reader asserts permission to view or a legitimate relationship, else 403', async () => {
+      expect((await upload(gpSystem, scrDocument(ask, askUuid))).status).to.equal(201);
+      const refused = await readRecord(askUuid);
+      expect(refused.status).to.equal(403);
+      expect(spineCode(refused)).to.equal('ACCESS_DENIED');
+      expect(refused.text).to.not.contain('Asthma');
+      expect((await readRecord(askUuid, { 'NHSD-SCR-Permission-To-View': 'false' })).status).to.equal(403);
+      expect((await readRecord(askUuid, ptv)).status).to.equal(200);
+      expect((await readRecord(askUuid, { 'NHSD-SCR-Legitimate-Relationship': 'true' })).status).to.equal(200);
+      expect((await as(clinician, `/Composition/scr-${ask}/$document`)).status).to.equal(403);
+      expect((await as(clinician, `/Composition/scr-${ask}/$document`, { headers: { 'NHSD-SCR-Legitimate-Relationship': 'true' } })).status).to.equal(200);
+      expect(spineCode(await readRecord(askUuid, { 'NHSD-SCR-Permission-To-View': 'maybe' }))).to.equal('INVALID_VALUE');
+      // The pointer is readable under Ask without an assertion: its label tells the reader to ask.
+      expect((await pointerOf(ask)).json.entry[0].resource.securityLabel[0].coding[0].code).to.equal('Ask');
+    });
+
+    it('$setPermission checks its Parameters and needs a staff user with a clinical role', async () => {
+      const bad = await as(clinician, '/$setPermission', { method: 'POST', body: permissionBody(ask, 'Perhaps') });
+      expect(bad.status).to.equal(400);
+      expect(spineCode(bad)).to.equal('INVALID_VALUE');
+      expect(spineCode(await as(clinician, '/$setPermission', { method: 'POST', body: permissionBody('1234567890', 'No') }))).to.equal('INVALID_VALUE');
+      expect(spineCode(await as(clinician, '/$setPermission', { method: 'POST', body: { resourceType: 'Parameters' } }))).to.equal('MISSING_VALUE');
+      expect((await as(clinician, '/$setPermission')).status).to.equal(405);
+      expect((await as(admin, '/$setPermission', { method: 'POST', body: permissionBody(ask, 'No') })).status).to.equal(403); // app-restricted
+      expect((await as(clerk, '/$setPermission', { method: 'POST', body: permissionBody(ask, 'No') })).status).to.equal(403); // RBAC
+      expect((await readRecord(askUuid, ptv)).status).to.equal(200); // unchanged
+      // The Consent it keeps is reached through the SCR API only.
+      expect((await as(admin, `/Consent/scr-${ask}`)).status).to.equal(403);
+    });
+  });
 });

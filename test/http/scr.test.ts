@@ -329,4 +329,91 @@ describe('HTTP: Summary Care Record API (AUTH=smart)', function () {
       expect((await as(admin, `/Consent/scr-${ask}`)).status).to.equal(403);
     });
   });
+  describe('emergency access and the privacy officer', () => {
+    const patient = nhs('999000006');
+    const uuid = randomUUID();
+    const emergency = (type: string, reason: string, extra: Record<string, string> = {}) => ({ 'NHSD-SCR-Alert-Type': type, 'NHSD-SCR-Alert-Reason': reason, ...extra });
+    const clinicianB = { scope: 'user/*.cruds', fhirUser: 'PractitionerRole/dr-b-role', roles: ['R8000'] };
+    const alertsOf = async (caller: Caller, query = '', headers: Record<string, string> = {}) => {
+      const res = await as(caller, `/AuditEvent?_count=200${query}`, { headers });
+      expect(res.status, res.text).to.equal(200);
+      return (res.json.entry ?? []).map((e: any) => e.resource);
+    };
+    const orgOf = (event: any) => event.agent.find((a: any) => a.who?.identifier?.system === ODS)?.who.identifier.value;
+
+    before(async () => {
+      expect((await upload(gpSystem, scrDocument(patient, uuid))).status).to.equal(201);
+    });
+
+    it('a reader without permission proceeds by declaring a reason: the read is answered and an alert AuditEvent recorded', async () => {
+      const res = await readRecord(uuid, emergency('2', '5', { 'NHSD-Session-URID': '555000000001', 'NHSD-SCR-Alert-Message': 'Unconscious in A&E' }));
+      expect(res.status, res.text).to.equal(200);
+      expect(res.json.total).to.equal(5);
+      const [alert, ...more] = await alertsOf(admin, `&type=${encodeURIComponent(`${ALERT_TYPE}|2`)}&patient=Patient/${patient}`);
+      expect(more).to.deep.equal([]);
+      expect(alert.type).to.deep.equal({ system: ALERT_TYPE, code: '2', display: 'Access Alert' });
+      expect(alert.subtype[0]).to.deep.equal({ system: ALERT_REASON, code: '5', display: 'Access made in an emergency' });
+      expect(alert.extension[0]).to.deep.equal({ url: 'https://fhir.nhs.uk/StructureDefinition/Extension-SCR-NotificationMessage', valueString: 'Unconscious in A&E' });
+      expect(orgOf(alert)).to.equal('A81001');
+      expect(alert.agent.some((a: any) => a.who?.reference === 'Practitioner/dr-a' && a.requestor === true)).to.equal(true);
+      expect(alert.agent.some((a: any) => a.who?.identifier?.system === NHS && a.who.identifier.value === patient)).to.equal(true);
+      expect(alert.entity.some((e: any) => e.what?.identifier?.system === 'https://fhir.nhs.uk/Id/nhsSCRUUID' && e.what.identifier.value === uuid)).to.equal(true);
+      // $document the same way, by a user whose fhirUser is its PractitionerRole (organisation B), self-claiming a relationship.
+      const doc = await as(clinicianB, `/Composition/scr-${patient}/$document`, { headers: emergency('1', '4') });
+      expect(doc.status, doc.text).to.equal(200);
+      const selfClaimed = await alertsOf(admin, `&type=${encodeURIComponent(`${ALERT_TYPE}|1`)}&patient=Patient/${patient}`);
+      expect(selfClaimed.map((e: any) => [e.subtype[0].code, orgOf(e)])).to.deep.equal([['4', 'B82002']]);
+    });
+
+    it('only the permitted type/reason pairs are accepted (1: 1,2,3,4,6; 2: 1,2,3,5)', async () => {
+      const urid = { 'NHSD-Session-URID': '555000000001' };
+      for (const [type, reasons] of [['1', ['1', '2', '3', '4', '6']], ['2', ['1', '2', '3', '5']]] as const) {
+        for (const reason of reasons) expect((await readRecord(uuid, emergency(type, reason, urid))).status, `${type}/${reason}`).to.equal(200);
+      }
+      for (const [type, reason] of [['1', '5'], ['2', '4'], ['2', '6'], ['3', '1'], ['1', '7']]) {
+        const res = await readRecord(uuid, emergency(type, reason, urid));
+        expect(res.status, `${type}/${reason}`).to.equal(400);
+        expect(spineCode(res)).to.equal('INVALID_VALUE');
+        expect(res.text).to.not.contain('Asthma');
+      }
+      const half = await readRecord(uuid, { 'NHSD-SCR-Alert-Type': '2', ...urid });
+      expect(spineCode(half)).to.equal('MISSING_VALUE');
+      const recorded = await alertsOf(admin, `&patient=Patient/${patient}&type=${encodeURIComponent(`${ALERT_TYPE}|`)}`);
+      expect(recorded.length).to.equal(2 + 9); // the two of the previous test and one per permitted pair
+    });
+
+    it('an emergency access must name the reader\'s role, whose organisation the alert goes to', async () => {
+      const before = (await alertsOf(admin, `&patient=Patient/${patient}&type=${encodeURIComponent(`${ALERT_TYPE}|`)}`)).length;
+      const unnamed = await readRecord(uuid, emergency('2', '5'));
+      expect(unnamed.status).to.equal(403);
+      expect(unnamed.text).to.not.contain('Asthma');
+      const othersRole = await readRecord(uuid, emergency('2', '5', { 'NHSD-Session-URID': '555000000002' })); // dr-b's role, not dr-a's
+      expect(othersRole.status).to.equal(403);
+      expect((await alertsOf(admin, `&patient=Patient/${patient}&type=${encodeURIComponent(`${ALERT_TYPE}|`)}`)).length).to.equal(before);
+    });
+
+    it('the privacy officer (R0001) searches the alerts of its own organisation only', async () => {
+      const seenByA = await alertsOf(officerA);
+      expect(seenByA.length).to.be.greaterThan(0);
+      for (const e of seenByA) {
+        expect(e.type.system).to.equal(ALERT_TYPE);
+        expect(orgOf(e)).to.equal('A81001');
+      }
+      const all = await alertsOf(admin, `&type=${encodeURIComponent(`${ALERT_TYPE}|`)}`);
+      const ofB = all.filter((e: any) => orgOf(e) === 'B82002');
+      expect(ofB.length).to.equal(1);
+      expect(seenByA.length).to.equal(all.length - ofB.length);
+      // A's officer cannot read B's alert, nor a plain audit record, by id.
+      expect((await as(officerA, `/AuditEvent/${ofB[0].id}`)).status).to.equal(403);
+      expect((await as(officerA, `/AuditEvent/${seenByA[0].id}`)).status).to.equal(200);
+      const plain = (await alertsOf(admin, '&type=http://terminology.hl7.org/CodeSystem/audit-event-type|rest&_count=1'))[0];
+      expect((await as(officerA, `/AuditEvent/${plain.id}`)).status).to.equal(403);
+      // B's officer names its role with NHSD-Session-URID (its fhirUser is a Practitioner).
+      expect((await as(officerB, '/AuditEvent')).status).to.equal(403);
+      const seenByB = await alertsOf(officerB, '', { 'NHSD-Session-URID': '555000000004' });
+      expect(seenByB.map((e: any) => e.id)).to.deep.equal([ofB[0].id]);
+      // A privacy officer's role is not clinical: the record itself stays closed to it.
+      expect((await readRecord(uuid, ptv, { ...officerA, scope: 'user/*.read' })).status).to.equal(403);
+    });
+  });
 });

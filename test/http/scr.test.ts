@@ -228,6 +228,11 @@ describe('HTTP: Summary Care Record API (AUTH=smart)', function () {
         // (type history's total counts the versions it then leaves out, as for invalidated patients)
         expect((res.json.entry ?? []).length, path).to.equal(0);
       }
+      // Nor do _revinclude and _include reach it from the patient.
+      const person = await as(admin, `/Patient/${patient}`, { method: 'PUT', body: { resourceType: 'Patient', id: patient, identifier: [{ system: NHS, value: patient }], name: [{ family: 'Testpatient' }] } });
+      expect(person.status, person.text).to.equal(201);
+      const revinclude = await as(admin, `/Patient?_id=${patient}&_revinclude=Composition:subject&_revinclude=DocumentReference:subject&_revinclude=Consent:patient`);
+      expect(revinclude.json.entry.map((e: any) => e.resource.resourceType)).to.deep.equal(['Patient']);
       const put = await as(admin, `/Composition/scr-${patient}`, { method: 'PUT', body: { resourceType: 'Composition', id: `scr-${patient}`, status: 'final', type: { text: 'x' }, date: '2026-01-01', author: [{ display: 'x' }], title: 'x' } });
       expect(put.status).to.equal(403);
       const inTransaction = await as(admin, '/', { method: 'POST', body: { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'DELETE', url: `DocumentReference/scr-${patient}` } }] } });

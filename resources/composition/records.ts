@@ -1,4 +1,5 @@
 import type { Bundle, Composition, Consent, DocumentReference, Resource } from 'fhir/r4.js';
+import { FhirError } from '../../fhir/errors.js';
 import { spineError } from '../../fhir/spine-errors.js';
 import type { ResourceVersion } from '../../store/port.js';
 import type { InteractionEngine } from '../engine.js';
@@ -29,8 +30,12 @@ type Reader = (type: string, id: string) => Promise<ResourceVersion | undefined>
 
 const sessionReader = (session: WriteSession): Reader => async (type, id) => (await session.matches(type, [['_id', id]], 1))[0];
 const engineReader = (engine: InteractionEngine): Reader => async (type, id) => {
-  if (!(await engine.exists(type, id))) return undefined;
-  return engine.read(type, id);
+  try {
+    return await engine.read(type, id);
+  } catch (e) {
+    if (e instanceof FhirError && (e.status === 404 || e.status === 410)) return undefined; // never uploaded (or deleted)
+    throw e;
+  }
 };
 
 async function load<T extends Resource>(read: Reader, type: string, nhsNumber: string): Promise<T | undefined> {

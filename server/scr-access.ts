@@ -85,6 +85,13 @@ export async function readerOrganization(engine: InteractionEngine, user: Grant[
 
 const PRIVACY_OFFICER = 'R0001';
 
+/** A staff user holding the Privacy Officer job role, whose view of AuditEvent is narrowed below. */
+export function isPrivacyOfficer(grant: Grant): boolean {
+  if (!grant.user || !grant.user.roles.some((r) => jobRoleOf(r) === PRIVACY_OFFICER)) return false;
+  const type = grant.user.fhirUser === undefined ? undefined : fhirUserType(grant.user.fhirUser);
+  return type !== 'Patient' && type !== 'RelatedPerson';
+}
+
 /**
  * A staff user holding the Privacy Officer role (R0001) sees, of the audit trail, the SCR alerts of
  * its own organisation (readerOrganization): the AuditEvent access of its decision is narrowed
@@ -95,9 +102,7 @@ export async function restrictPrivacyOfficer(
   request: AccessRequest, grant: Grant, decision: Extract<AccessDecision, { allow: true }>, req: Request, engine: InteractionEngine,
 ): Promise<void> {
   const audit = decision.byType.AuditEvent;
-  if (!audit || !grant.user || !grant.user.roles.some((r) => jobRoleOf(r) === PRIVACY_OFFICER)) return;
-  const type = grant.user.fhirUser === undefined ? undefined : fhirUserType(grant.user.fhirUser);
-  if (type === 'Patient' || type === 'RelatedPerson') return;
+  if (!audit || !isPrivacyOfficer(grant)) return;
   const ods = await readerOrganization(engine, grant.user, req.get('nhsd-session-urid'));
   if (ods === undefined) {
     throw forbidden('A privacy officer sees the alerts of its organisation: name the role (fhirUser PractitionerRole or NHSD-Session-URID)');

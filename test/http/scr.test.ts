@@ -348,6 +348,7 @@ describe('HTTP: Summary Care Record API (AUTH=smart)', function () {
 
     before(async () => {
       expect((await upload(gpSystem, scrDocument(patient, uuid))).status).to.equal(201);
+      expect((await as(admin, `/Patient/${patient}`, { method: 'PUT', body: { resourceType: 'Patient', id: patient, identifier: [{ system: NHS, value: patient }] } })).status).to.equal(201);
     });
 
     it('a reader without permission proceeds by declaring a reason: the read is answered and an alert AuditEvent recorded', async () => {
@@ -413,6 +414,13 @@ describe('HTTP: Summary Care Record API (AUTH=smart)', function () {
       expect((await as(officerA, `/AuditEvent/${seenByA[0].id}`)).status).to.equal(200);
       const plain = (await alertsOf(admin, '&type=http://terminology.hl7.org/CodeSystem/audit-event-type|rest&_count=1'))[0];
       expect((await as(officerA, `/AuditEvent/${plain.id}`)).status).to.equal(403);
+      // Nor inside a batch, where the restriction cannot be applied entry by entry.
+      const batch = await as(officerA, '/', { method: 'POST', body: { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: 'AuditEvent' } }] } });
+      expect(batch.status).to.equal(403);
+      // Nor through _revinclude from a resource it may read.
+      const viaPatient = await as({ ...officerA, scope: 'user/AuditEvent.rs user/Patient.rs' }, `/Patient?_id=${patient}&_revinclude=AuditEvent:patient`);
+      expect(viaPatient.status, viaPatient.text).to.equal(200);
+      expect(viaPatient.json.entry.map((e: any) => e.resource.resourceType)).to.deep.equal(['Patient']);
       // B's officer names its role with NHSD-Session-URID (its fhirUser is a Practitioner).
       expect((await as(officerB, '/AuditEvent')).status).to.equal(403);
       const seenByB = await alertsOf(officerB, '', { 'NHSD-Session-URID': '555000000004' });

@@ -430,3 +430,22 @@ describe('HTTP: Summary Care Record API (AUTH=smart)', function () {
     });
   });
 });
+
+describe('HTTP: Summary Care Record API with AUTH=off', function () {
+  this.timeout(30_000);
+  let server: TestServer;
+  before(async () => { server = await startTestServer({ auth: 'off', pds: true }); });
+  after(async () => { await server.stop(); });
+
+  it('the consent rules still apply to the anonymous user; emergency access needs a named role, so it is refused', async () => {
+    const patient = nhs('999000007');
+    const uuid = randomUUID();
+    expect((await server.fhir('/Bundle', { method: 'POST', body: scrDocument(patient, uuid) })).status).to.equal(201);
+    expect((await server.fhir(`/Bundle?composition.identifier=${uuid}`)).status).to.equal(403);
+    expect((await server.fhir(`/Bundle?composition.identifier=${uuid}`, { headers: { 'NHSD-SCR-Permission-To-View': 'true' } })).status).to.equal(200);
+    expect((await server.fhir(`/Bundle?composition.identifier=${uuid}`, { headers: { 'NHSD-SCR-Alert-Type': '2', 'NHSD-SCR-Alert-Reason': '5' } })).status).to.equal(403);
+    expect((await server.fhir(`/Composition/scr-${patient}`)).status).to.equal(403);
+    expect((await server.fhir('/$setPermission', { method: 'POST', body: permissionBody(patient, 'No') })).status).to.equal(200);
+    expect((await server.fhir(`/Bundle?composition.identifier=${uuid}`, { headers: { 'NHSD-SCR-Permission-To-View': 'true' } })).status).to.equal(403);
+  });
+});

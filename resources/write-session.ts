@@ -157,6 +157,7 @@ export class WriteSession {
 
   async patch(resourceType: string, id: string, patch: PatchBody, pre: Preconditions = {}): Promise<WriteResult> {
     this.guard(resourceType, 'patch');
+    checkId(this.ctx.hooks, resourceType, id); // the type's id rule holds for entries of a Bundle too
     const current = await this.tx.read(resourceType, id);
     if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
     if (current.deleted) throw errors.gone(`${resourceType}/${id} was deleted`);
@@ -186,6 +187,7 @@ export class WriteSession {
   /** Returns the tombstone version, or undefined when the resource was already deleted. */
   async delete(resourceType: string, id: string, pre: Preconditions = {}): Promise<ResourceVersion | undefined> {
     this.guard(resourceType, 'delete');
+    checkId(this.ctx.hooks, resourceType, id);
     const current = await this.tx.read(resourceType, id);
     if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
     checkIfMatch(current, pre, `${resourceType}/${id}`);

@@ -10,6 +10,7 @@ import { TERMINOLOGY_OPERATIONS } from '../terminology/operations.js';
 import type { Condition } from '../search/plan.js';
 import { compartmentCondition } from '../search/parse.js';
 import { baseUrl } from './base-url.js';
+import { restrictPrivacyOfficer, scrAccessRequest } from './scr-access.js';
 import type { Config } from './config.js';
 
 /**
@@ -42,6 +43,8 @@ export function accessRequestFor(method: string, path: string, query: URLSearchP
   if (!segments) return undefined; // malformed escapes: the router answers it
   const [a, b, c, d, ...rest] = segments;
   if (rest.length) return undefined;
+  const scr = scrAccessRequest(segments);
+  if (scr) return scr;
   const type = (t: string | undefined): t is string => t !== undefined && isResourceType(t);
   const systemTypes = () => {
     const listed = query.getAll('_type').flatMap((v) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
@@ -129,6 +132,7 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
     }
     const decision = decide(request!, grant);
     if (!decision.allow) throw outcome(403, 'forbidden', decision.reason);
+    await restrictPrivacyOfficer(request!, grant, decision, req, engine);
     checkConstraints(decision, engine);
     res.locals.access = { grant, decision } satisfies Access;
     const writes = await checkRestricted(request!, req, res, engine);

@@ -10,6 +10,7 @@ import { jsonBody, sendFhir } from './representation.js';
 import { includedFilter, searchBundleText, type SearchScope } from './search.js';
 import { decide, type Grant } from '../auth/access.js';
 import { accessRequestFor, forbidden, restricts } from './access.js';
+import { isPrivacyOfficer } from './scr-access.js';
 
 /** `POST /` with a batch or transaction Bundle (R4 http.html#transaction). */
 export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl: (req: Request) => string, logger: Logger) {
@@ -53,6 +54,7 @@ function checkEntries(body: Bundle, grant: Grant, base: string): void {
     if (what === 'admin' || what === 'bundle') throw forbidden(`Bundle.entry[${index}]: this operation cannot run inside a Bundle`);
     const decision = decide(what, grant);
     if (!decision.allow) throw forbidden(`Bundle.entry[${index}]: ${decision.reason}`);
+    if (decision.byType.AuditEvent && isPrivacyOfficer(grant)) throw forbidden(`Bundle.entry[${index}]: a privacy officer's AuditEvent access is restricted, which entries cannot apply yet`);
     if (Object.values(decision.byType).some(restricts)) {
       throw forbidden(`Bundle.entry[${index}]: entries under a patient-context or query-constrained scope are not supported yet`);
     }

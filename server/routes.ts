@@ -16,6 +16,7 @@ import { reindexHandler } from './reindex.js';
 import { bundleHandler } from './bundle-route.js';
 import { validateHandler } from './validate.js';
 import { terminologyRoutes } from './terminology.js';
+import { scrRoutes } from './scr-routes.js';
 import { ifNoneExist, patchBody, urlCriteria } from './write-requests.js';
 
 export { baseUrl } from './base-url.js';
@@ -85,6 +86,7 @@ function requiredCriteria(req: Request) {
 export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt: string, logger: Logger): Router {
   // Case-sensitive, like the access decision that classifies these paths: `_HISTORY` is no route.
   const router = Router({ caseSensitive: true });
+  router.use(scrRoutes(engine, config)); // the SCR API's paths first; what is not an SCR request falls through
 
   router.route('/metadata')
     .get((req, res) => sendFhir(req, res, 200, capabilityStatement(baseUrl(req, config), startedAt, engine.registry, config.conditionalDeleteMultiple, (type) => ({

@@ -8,6 +8,7 @@ import type { Condition, SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../store/port.js';
 import { decide } from '../auth/access.js';
 import { forbidden, restrictionFor, restricts, searchRestriction, type Access } from './access.js';
+import { isPrivacyOfficer } from './scr-access.js';
 import type { Config } from './config.js';
 import { strictHandling } from './preconditions.js';
 import { sendFhir } from './representation.js';
@@ -150,6 +151,7 @@ async function readableIncluded(engine: InteractionEngine, versions: ResourceVer
   for (const [type, list] of byType) {
     const decision = decide({ interaction: 'read', resourceTypes: [type] }, access.grant);
     if (!decision.allow) continue;
+    if (type === 'AuditEvent' && isPrivacyOfficer(access.grant)) continue; // its restriction needs its organisation: left out
     if (!restricts(decision.byType[type])) {
       list.forEach((v) => kept.add(v));
       continue;

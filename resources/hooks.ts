@@ -2,6 +2,7 @@ import type { Extension, OperationOutcomeIssue, Resource } from 'fhir/r4.js';
 import type { FhirError } from '../fhir/errors.js';
 import type { ResourceVersion } from '../store/port.js';
 import type { PatchBody } from './patch/index.js';
+import type { InteractionEngine } from './engine.js';
 import type { Preconditions } from './write-session.js';
 
 /**
@@ -50,6 +51,29 @@ export interface ScoredEntry {
  * add their rules to the generic engine (ARCHITECTURE rule 4): the engine never tests a type name.
  * Every hook may throw a FhirError to refuse the request.
  */
+/** One permission an operation needs from the caller, given its body (asked of the access decision by server/). */
+export interface OperationAccess {
+  interaction: 'read' | 'search-type' | 'create' | 'update';
+  resourceType: string;
+}
+
+/** What an operation answers: an HTTP status and a resource (an OperationOutcome, a Parameters …). */
+export interface OperationResult {
+  status: number;
+  resource: Resource;
+}
+
+/**
+ * A custom operation (`POST /$name`, `POST /Type/$name`) that a Spine mapping adds (e.g. EPS's
+ * `$process-message`, `Task/$release`). `access` tells, from the body, what the caller must be
+ * allowed to do: the message type decides whether it creates prescriptions or dispenses them.
+ * `run` does the work; its writes go through engine.transaction so that they are atomic and audited.
+ */
+export interface Operation {
+  access(body: unknown): OperationAccess[];
+  run(body: unknown, engine: InteractionEngine): Promise<OperationResult>;
+}
+
 export interface ResourceHooks {
   /** What this type does beyond generic FHIR, for the CapabilityStatement. */
   documentation?: string;
@@ -114,10 +138,31 @@ export interface ResourceHooks {
    * register a SearchParameter so that the next write is indexed with it.
    */
   afterCommit?(change: { id: string; resource?: Resource }): void;
+  /** Type-level custom operations by name without the `$` (`POST /Type/$name`). */
+  operations?: Record<string, Operation>;
+  /**
+   * A `POST /Type` whose body is an operation request in resource form (EPS posts a Task to return
+   * or withdraw a prescription): the name of the type operation that handles it, or undefined
+   * for an ordinary create.
+   */
+  createOperation?(body: unknown): string | undefined;
 }
 
 export class HookRegistry {
   private readonly byType = new Map<string, ResourceHooks>();
+  private readonly systemOperations = new Map<string, Operation>();
+
+  /** A system-level operation (`POST /$name`), by name without the `$`. */
+  registerOperation(name: string, operation: Operation): void {
+    if (this.systemOperations.has(name)) throw new Error(`Operation $${name} is already registered`);
+    this.systemOperations.set(name, operation);
+  }
+
+  /** The system-level operation `name`, or with `resourceType` that type's operation. */
+  operation(name: string, resourceType?: string): Operation | undefined {
+    if (resourceType === undefined) return this.systemOperations.get(name);
+    return this.for(resourceType).operations?.[name];
+  }
 
   register(resourceType: string, hooks: ResourceHooks): void {
     if (this.byType.has(resourceType)) throw new Error(`Hooks for ${resourceType} are already registered`);

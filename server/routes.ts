@@ -16,6 +16,8 @@ import { reindexHandler } from './reindex.js';
 import { bundleHandler } from './bundle-route.js';
 import { validateHandler } from './validate.js';
 import { ifNoneExist, patchBody, urlCriteria } from './write-requests.js';
+import type { Operation } from '../resources/hooks.js';
+import { authorizeOperation } from './access.js';
 
 export { baseUrl } from './base-url.js';
 
@@ -81,6 +83,13 @@ function requiredCriteria(req: Request) {
   return criteria;
 }
 
+/** Runs a custom operation: the access decision on what its body asks for, then the operation. */
+async function runOperation(req: Request, res: Response, engine: InteractionEngine, operation: Operation, body: unknown): Promise<void> {
+  authorizeOperation(operation.access(body), res);
+  const { status, resource } = await operation.run(body, engine);
+  sendFhir(req, res, status, resource);
+}
+
 export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt: string, logger: Logger): Router {
   // Case-sensitive, like the access decision that classifies these paths: `_HISTORY` is no route.
   const router = Router({ caseSensitive: true });
@@ -104,6 +113,13 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
   };
   router.route('/_search').post(systemSearch(true)).all(methodNotAllowed(['POST']));
   router.route('/$reindex').post(reindexHandler(engine, undefined)).all(methodNotAllowed(['POST']));
+  // Custom operations of the Spine mappings (EPS: POST /$process-message, POST /Task/$release).
+  router.post(/^\/\$([A-Za-z][A-Za-z0-9-]*)$/, async (req, res) => {
+    const name = (req.params as unknown as string[])[0];
+    const operation = engine.hooks.operation(name);
+    if (!operation) throw errors.notFound(`No operation $${name} on this server`);
+    await runOperation(req, res, engine, operation, jsonBody(req));
+  });
   router.route('/:type/_search').post(typeSearch(true)).all(methodNotAllowed(['POST']));
   router.route('/:type/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
   router.route('/:type/$match')
@@ -112,6 +128,14 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
       sendFhir(req, res, 200, scoredSearchText(await engine.match(type, jsonBody(req)), baseUrl(req, config), `${type}/$match`, []));
     })
     .all(methodNotAllowed(['POST']));
+  router.post(/^\/([A-Z][A-Za-z]+)\/\$([A-Za-z][A-Za-z0-9-]*)$/, async (req, res, next) => {
+    const [type, name] = req.params as unknown as string[];
+    if (name === 'validate' || name === 'match' || name === 'reindex') return next();
+    engine.assertType(type);
+    const operation = engine.hooks.operation(name, type);
+    if (!operation) throw errors.notFound(`No operation $${name} on ${type}`);
+    await runOperation(req, res, engine, operation, jsonBody(req));
+  });
   router.route('/:type/:id/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
   router.route('/:type/$reindex').post((req, res) => reindexHandler(engine, (req.params as { type: string }).type)(req, res))
     .all(methodNotAllowed(['POST']));
@@ -189,7 +213,12 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     .post(async (req, res) => {
       const { type } = req.params as { type: string };
       engine.assertType(type);
-      sendWrite(req, res, config, await engine.create(type, jsonBody(req), ifNoneExist(req)), engine);
+      const body = jsonBody(req);
+      // A resource posted as an operation request (EPS Task#return, Task#withdraw).
+      const name = engine.hooks.for(type).createOperation?.(body);
+      const operation = name === undefined ? undefined : engine.hooks.operation(name, type);
+      if (operation) return runOperation(req, res, engine, operation, body);
+      sendWrite(req, res, config, await engine.create(type, body, ifNoneExist(req)), engine);
     })
     // Conditional update, patch and delete (R4 http.html#cond-update, #patch, #cdelete).
     .put(async (req, res) => {

@@ -1,0 +1,61 @@
+import type { SearchParameter } from 'fhir/r4.js';
+import { spineError } from '../../fhir/spine-errors.js';
+import type { SearchParameterRegistry } from '../../search/registry.js';
+import type { HookRegistry, Operation, OperationAccess } from '../hooks.js';
+import { DISPENSING_INFORMATION_EXTENSION } from './eps.js';
+import { eventOf, parseMessage } from './message.js';
+import { storePrescriptionOrder } from './prescription-order.js';
+
+/**
+ * EPS, the Electronic Prescription Service (nhs-spine.md §2), on MedicationRequest (one per line
+ * item), Task (one per prescription: its status and dispenser) and MedicationDispense:
+ * `POST /$process-message` takes the three EPS messages; `POST /Task/$release` hands prescriptions
+ * to a pharmacy; `POST /Task` with an EPS return or withdraw Task undoes a release or a dispense.
+ */
+
+const SP_BASE = 'urn:vertebra:SearchParameter:';
+
+/** Search parameters EPS clients need that R4 lacks on MedicationRequest. */
+export const EPS_SEARCH_PARAMETERS: SearchParameter[] = [
+  {
+    resourceType: 'SearchParameter', url: `${SP_BASE}MedicationRequest-group-identifier`, name: 'group-identifier', status: 'active',
+    description: 'The prescription a line item belongs to: its short-form prescription id (https://fhir.nhs.uk/Id/prescription-order-number)',
+    code: 'group-identifier', base: ['MedicationRequest'], type: 'token', expression: 'MedicationRequest.groupIdentifier',
+  },
+  {
+    resourceType: 'SearchParameter', url: `${SP_BASE}MedicationRequest-line-item-status`, name: 'line-item-status', status: 'active',
+    description: 'The EPS line-item status (https://fhir.nhs.uk/CodeSystem/medicationdispense-type: 0007 to be dispensed, 0008 with dispenser, …)',
+    code: 'line-item-status', base: ['MedicationRequest'], type: 'token',
+    expression: `MedicationRequest.extension.where(url='${DISPENSING_INFORMATION_EXTENSION}').extension.where(url='dispenseStatus').value`,
+  },
+];
+
+const MESSAGE_ACCESS: Record<string, OperationAccess[]> = {
+  'prescription-order': [{ interaction: 'create', resourceType: 'MedicationRequest' }],
+  'prescription-order-update': [{ interaction: 'update', resourceType: 'MedicationRequest' }],
+  'dispense-notification': [{ interaction: 'create', resourceType: 'MedicationDispense' }],
+};
+
+/** `POST /$process-message`: one EPS message, processed in one transaction, answered with an OperationOutcome. */
+export const processMessage: Operation = {
+  access: (body) => MESSAGE_ACCESS[eventOf(body) ?? ''] ?? [],
+  async run(body, engine) {
+    const message = parseMessage(body);
+    switch (message.event) {
+      case 'prescription-order':
+        return { status: 200, resource: await engine.transaction((s) => storePrescriptionOrder(s, message)) };
+      default:
+        throw spineError(400, 'UNSUPPORTED_SERVICE', `The ${message.event} message is not supported yet`);
+    }
+  },
+};
+
+export function registerEps(hooks: HookRegistry, registry: SearchParameterRegistry): void {
+  for (const sp of EPS_SEARCH_PARAMETERS) registry.register(sp);
+  hooks.registerOperation('process-message', processMessage);
+  hooks.register('MedicationRequest', {
+    documentation: 'EPS prescriptions: one MedicationRequest per line item, written by POST /$process-message '
+      + '(prescription-order, prescription-order-update); search by patient, status, group-identifier (short prescription id), '
+      + 'line-item-status, intended-dispenser (nominated pharmacy), requester.',
+  });
+}

@@ -115,7 +115,7 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
   router.route('/$reindex').post(reindexHandler(engine, undefined)).all(methodNotAllowed(['POST']));
   // Custom operations of the Spine mappings (EPS: POST /$process-message, POST /Task/$release).
   router.post(/^\/\$([A-Za-z][A-Za-z0-9-]*)$/, async (req, res) => {
-    const name = (req.params as unknown as string[])[0];
+    const name = (req.params as Record<string, string>)[0];
     const operation = engine.hooks.operation(name);
     if (!operation) throw errors.notFound(`No operation $${name} on this server`);
     await runOperation(req, res, engine, operation, jsonBody(req));
@@ -129,7 +129,7 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     })
     .all(methodNotAllowed(['POST']));
   router.post(/^\/([A-Z][A-Za-z]+)\/\$([A-Za-z][A-Za-z0-9-]*)$/, async (req, res, next) => {
-    const [type, name] = req.params as unknown as string[];
+    const { 0: type, 1: name } = req.params as Record<string, string>; // a RegExp route's captures
     if (name === 'validate' || name === 'match' || name === 'reindex') return next();
     engine.assertType(type);
     const operation = engine.hooks.operation(name, type);

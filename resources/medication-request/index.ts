@@ -5,6 +5,8 @@ import type { HookRegistry, Operation, OperationAccess } from '../hooks.js';
 import { DISPENSING_INFORMATION_EXTENSION } from './eps.js';
 import { eventOf, parseMessage } from './message.js';
 import { storePrescriptionOrder } from './prescription-order.js';
+import { cancelLineItem } from './cancel.js';
+import { release, returnPrescription, taskRequestKind } from './dispensing.js';
 
 /**
  * EPS, the Electronic Prescription Service (nhs-spine.md §2), on MedicationRequest (one per line
@@ -44,6 +46,8 @@ export const processMessage: Operation = {
     switch (message.event) {
       case 'prescription-order':
         return { status: 200, resource: await engine.transaction((s) => storePrescriptionOrder(s, message)) };
+      case 'prescription-order-update':
+        return { status: 200, resource: await engine.transaction((s) => cancelLineItem(s, message)) };
       default:
         throw spineError(400, 'UNSUPPORTED_SERVICE', `The ${message.event} message is not supported yet`);
     }
@@ -53,6 +57,25 @@ export const processMessage: Operation = {
 export function registerEps(hooks: HookRegistry, registry: SearchParameterRegistry): void {
   for (const sp of EPS_SEARCH_PARAMETERS) registry.register(sp);
   hooks.registerOperation('process-message', processMessage);
+  hooks.register('Task', {
+    documentation: 'EPS prescriptions: one Task per prescription (id = the long-form prescription id) holds its status '
+      + '(businessStatus in EPS-task-business-status) and its dispenser (owner). POST /Task/$release releases prescriptions '
+      + 'to a pharmacy; POST /Task with an EPS return (status rejected, code fulfill) or withdraw (status in-progress, code abort) Task '
+      + 'returns a prescription or withdraws a dispense notification.',
+    operations: {
+      release: { access: () => [{ interaction: 'update', resourceType: 'Task' }, { interaction: 'read', resourceType: 'MedicationRequest' }], run: release },
+      return: {
+        access: () => [{ interaction: 'update', resourceType: 'Task' }],
+        run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => returnPrescription(s, body)) }),
+      },
+    },
+    createOperation: (body) => taskRequestKind(body),
+    // A return or withdraw Task is a request, never a record: stored through a Bundle it would do nothing.
+    validate: (resource) => {
+      const kind = taskRequestKind(resource);
+      if (kind) throw spineError(400, 'INVALID_VALUE', `An EPS ${kind} Task is a request: POST it to /Task on its own`);
+    },
+  });
   hooks.register('MedicationRequest', {
     documentation: 'EPS prescriptions: one MedicationRequest per line item, written by POST /$process-message '
       + '(prescription-order, prescription-order-update); search by patient, status, group-identifier (short prescription id), '

@@ -40,7 +40,7 @@ export async function requirePrescription(session: WriteSession, shortId: string
 
 /** Writes the Task and the items that changed, each against the version that was read. */
 export async function savePrescription(session: WriteSession, before: Prescription, task: Task, items: MedicationRequest[]): Promise<void> {
-  await session.update('Task', task.id!, task, { ifMatch: before.taskVersion });
+  if (JSON.stringify(task) !== JSON.stringify(before.task)) await session.update('Task', task.id!, task, { ifMatch: before.taskVersion });
   for (const request of items) {
     const old = before.items.find((i) => i.request.id === request.id)!;
     if (JSON.stringify(old.request) === JSON.stringify(request)) continue;

@@ -150,3 +150,16 @@ export function releaseRequest(ods: string, shortId?: string): any {
     ],
   };
 }
+
+/** An EPS return Task (status rejected, code fulfill) from pharmacy `ods`. */
+export function returnTask(shortId: string, ods: string, nhsNumber = '9990000018'): any {
+  return {
+    resourceType: 'Task', status: 'rejected', intent: 'order',
+    code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill', display: 'Fulfill the focal request' }] },
+    groupIdentifier: { system: 'https://fhir.nhs.uk/Id/prescription-order-number', value: shortId },
+    statusReason: { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/EPS-task-dispense-return-status-reason', code: '0003', display: 'Patient requested release' }] },
+    for: { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: nhsNumber } },
+    owner: { identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: ods } },
+    authoredOn: new Date().toISOString(),
+  };
+}

@@ -32,7 +32,7 @@ function checkShortId(shortId: string, expression: string): void {
 }
 
 /** PRESCRIPTION_WITH_ANOTHER_DISPENSER, naming the dispenser in OperationOutcome.contained as EPS does. */
-function withAnotherDispenser(p: Prescription): FhirError {
+export function withAnotherDispenser(p: Prescription): FhirError {
   const ods = odsOf(p.task.owner);
   const error = new FhirError(400, [spineIssue('PRESCRIPTION_WITH_ANOTHER_DISPENSER', `Prescription ${p.task.groupIdentifier?.value} is with another dispenser`)]);
   if (ods) {
@@ -43,7 +43,7 @@ function withAnotherDispenser(p: Prescription): FhirError {
   return error;
 }
 
-function invalidState(p: Prescription, action: string): FhirError {
+export function invalidState(p: Prescription, action: string): FhirError {
   return spineError(400, 'PRESCRIPTION_INVALID_STATE_TRANSITION',
     `Prescription ${p.task.groupIdentifier?.value} is ${prescriptionStatusOf(p.task)}: it cannot be ${action}`);
 }

@@ -7,6 +7,7 @@ import { eventOf, parseMessage } from './message.js';
 import { storePrescriptionOrder } from './prescription-order.js';
 import { cancelLineItem } from './cancel.js';
 import { release, returnPrescription, taskRequestKind } from './dispensing.js';
+import { dispenseNotification, withdrawNotification } from './dispense.js';
 
 /**
  * EPS, the Electronic Prescription Service (nhs-spine.md §2), on MedicationRequest (one per line
@@ -48,8 +49,8 @@ export const processMessage: Operation = {
         return { status: 200, resource: await engine.transaction((s) => storePrescriptionOrder(s, message)) };
       case 'prescription-order-update':
         return { status: 200, resource: await engine.transaction((s) => cancelLineItem(s, message)) };
-      default:
-        throw spineError(400, 'UNSUPPORTED_SERVICE', `The ${message.event} message is not supported yet`);
+      case 'dispense-notification':
+        return { status: 200, resource: await engine.transaction((s) => dispenseNotification(s, message)) };
     }
   },
 };
@@ -67,6 +68,10 @@ export function registerEps(hooks: HookRegistry, registry: SearchParameterRegist
       return: {
         access: () => [{ interaction: 'update', resourceType: 'Task' }],
         run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => returnPrescription(s, body)) }),
+      },
+      withdraw: {
+        access: () => [{ interaction: 'update', resourceType: 'Task' }],
+        run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => withdrawNotification(s, body)) }),
       },
     },
     createOperation: (body) => taskRequestKind(body),

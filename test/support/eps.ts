@@ -163,3 +163,56 @@ export function returnTask(shortId: string, ods: string, nhsNumber = '9990000018
     authoredOn: new Date().toISOString(),
   };
 }
+
+/**
+ * A dispense-notification from pharmacy `ods`: one MedicationDispense per listed item, its type the
+ * item's new status (medicationdispense-type) and the declared prescription status
+ * (Extension-EPS-TaskBusinessStatus); `replaces` makes it an amendment of that notification.
+ */
+export function dispenseNotification(p: Prescription, ods: string, items: { line: number; type: string }[], declared: string, replaces?: string): any {
+  const pharmacy = { fullUrl: urn(), resource: {
+    resourceType: 'Organization', identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: ods }], name: `Pharmacy ${ods}`,
+  } };
+  const dispenses = items.map(({ line, type }) => {
+    const request = medicationRequest({ lineId: p.lineIds[line], shortId: p.shortId, longId: p.longId, patient: 'urn:uuid:unused', requester: 'urn:uuid:unused' });
+    request.id = 'm1';
+    delete request.subject;
+    delete request.requester;
+    request.subject = { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: p.nhsNumber } };
+    request.requester = { identifier: { system: 'https://fhir.nhs.uk/Id/sds-role-profile-id', value: '555086415105' } };
+    return { fullUrl: urn(), resource: {
+      resourceType: 'MedicationDispense',
+      contained: [request],
+      extension: [{
+        url: 'https://fhir.nhs.uk/StructureDefinition/Extension-EPS-TaskBusinessStatus',
+        valueCoding: { system: 'https://fhir.nhs.uk/CodeSystem/EPS-task-business-status', code: declared },
+      }],
+      identifier: [{ system: 'https://fhir.nhs.uk/Id/prescription-dispense-item-number', value: randomUUID() }],
+      status: type === '0002' || type === '0004' ? 'in-progress' : 'completed',
+      medicationCodeableConcept: request.medicationCodeableConcept,
+      subject: { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: p.nhsNumber } },
+      performer: [{ actor: { reference: pharmacy.fullUrl } }],
+      authorizingPrescription: [{ reference: '#m1' }],
+      type: { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/medicationdispense-type', code: type }] },
+      quantity: { value: 100, unit: 'tablet', system: 'http://snomed.info/sct', code: '428673006' },
+      whenHandedOver: new Date().toISOString(),
+    } };
+  });
+  const bundle = messageBundle('dispense-notification', [...dispenses, pharmacy], dispenses.map((d) => d.fullUrl));
+  bundle.entry[0].resource.sender = { identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: ods } };
+  if (replaces) bundle.entry[0].resource.extension = [{ url: 'https://fhir.nhs.uk/StructureDefinition/Extension-replacementOf', valueIdentifier: { system: 'https://tools.ietf.org/html/rfc4122', value: replaces } }];
+  return bundle;
+}
+
+/** An EPS withdraw Task (status in-progress, code abort) taking back dispense notification `dnId`. */
+export function withdrawTask(shortId: string, ods: string, dnId: string): any {
+  return {
+    resourceType: 'Task', status: 'in-progress', intent: 'order',
+    code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'abort', display: 'Mark the focal resource as no longer active' }] },
+    groupIdentifier: { system: 'https://fhir.nhs.uk/Id/prescription-order-number', value: shortId },
+    statusReason: { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/EPS-task-dispense-withdraw-reason', code: 'MU', display: 'Medication Update' }] },
+    focus: { identifier: { system: 'https://tools.ietf.org/html/rfc4122', value: dnId } },
+    owner: { identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: ods } },
+    authoredOn: new Date().toISOString(),
+  };
+}

@@ -20,9 +20,12 @@ export const ANONYMOUS_READER: Reader = Object.freeze({ privileged: false });
  * Who asked for a write. 'client': a FHIR API request (the routes, batch/transaction Bundles,
  * the command-line tools acting as a client). 'server': the server's own bookkeeping, written
  * through `engine.transaction(fn, { origin: 'server' })` by server code only (today: the audit
- * trail of server/audit.ts). Hooks may refuse client writes of a type the server keeps itself.
+ * trail of server/audit.ts). 'operation': a custom operation's writes on a client's behalf
+ * (`engine.transaction(fn, { origin: 'operation' })`, e.g. EPS's $process-message): audited and
+ * access-checked like a client's, but the hooks can tell them from a plain write of the same
+ * records. Hooks may refuse client writes of a type, or of records, the server keeps itself.
  */
-export type WriteOrigin = 'client' | 'server';
+export type WriteOrigin = 'client' | 'server' | 'operation';
 
 /** The write interactions a guardWrite hook is asked about (conditional forms included). */
 export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
@@ -92,8 +95,16 @@ export interface ResourceHooks {
   guardWrite?(interaction: WriteInteraction, origin: WriteOrigin): void;
   /** The guardWrite hook refuses every client write: the CapabilityStatement offers read and search only. */
   readOnlyApi?: boolean;
-  /** Business rules for a resource about to be written, after structural validation. */
-  validate?(resource: Resource): Promise<void> | void;
+  /**
+   * Business rules for a resource about to be written, after structural validation. `origin` is
+   * who writes it (absent for `$validate`, which asks as a client would).
+   */
+  validate?(resource: Resource, origin?: WriteOrigin): Promise<void> | void;
+  /**
+   * Refuses a change (update, patch, delete) of a stored resource given its current version and
+   * who asks (e.g. EPS prescription records change only through the EPS operations).
+   */
+  guardChange?(current: Resource, origin: WriteOrigin): void;
   /**
    * Shapes a resource on its way out (e.g. redaction of restricted patients). `current` is the
    * record's current version when `resource` is an older one (vread, history): a record restricted

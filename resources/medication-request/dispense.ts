@@ -2,7 +2,7 @@ import type { MedicationDispense, MedicationRequest, OperationOutcome, Reference
 import { spineError } from '../../fhir/spine-errors.js';
 import type { WriteSession } from '../write-session.js';
 import {
-  DISPENSE_NOTIFICATION_OUTPUT, LINE_ITEM_NUMBER, LINE_ITEM_STATUS, lineStatusOf, ODS_CODE, odsOf, PRESCRIPTION_ORDER_NUMBER,
+  DISPENSE_NOTIFICATION_ID, DISPENSE_NOTIFICATION_OUTPUT, LINE_ITEM_NUMBER, LINE_ITEM_STATUS, lineStatusOf, ODS_CODE, odsOf, PRESCRIPTION_ORDER_NUMBER,
   prescriptionStatusOf, REPLACEMENT_OF_EXTENSION, TASK_BUSINESS_STATUS, TASK_BUSINESS_STATUS_EXTENSION, WITHDRAW_REASON,
   withLineStatus, withPrescriptionStatus, type LineStatus, type PrescriptionStatus,
 } from './eps.js';
@@ -24,8 +24,6 @@ import { requirePrescription, savePrescription, type Prescription } from './pres
  * DN can be amended or withdrawn (DISPENSE_AMEND_IDENTIFIER_MISMATCH).
  */
 
-/** Stored MedicationDispenses carry the id of the DN message that brought them in this identifier system. */
-export const DISPENSE_NOTIFICATION_ID = 'urn:vertebra:eps:dispense-notification-id';
 
 const DISPENSED_LINE = new Set<LineStatus>(['0001', '0002', '0003', '0004']);
 const DECLARABLE = new Set<PrescriptionStatus>(['0003', '0006', '0007']);

@@ -106,7 +106,7 @@ export async function release(body: unknown, engine: InteractionEngine): Promise
     const out: Prescription[] = [];
     for (const version of waiting) out.push(await claim(session, await loadPrescription(session, version), request.ods));
     return out;
-  });
+  }, { origin: 'operation' });
   if (!released.length) {
     const none: OperationOutcome = { resourceType: 'OperationOutcome', issue: [spineIssue('NO_MORE_PRESCRIPTIONS', `No more prescriptions nominated to ${request.ods}`)] };
     return { status: 200, resource: none };

@@ -1,4 +1,4 @@
-import type { Coding, Extension, MedicationRequest, Task } from 'fhir/r4.js';
+import type { Coding, Extension, MedicationDispense, MedicationRequest, Resource, Task } from 'fhir/r4.js';
 
 /** The EPS identifier systems, code systems and extensions (nhs-spine.md §2), named once. */
 export const PRESCRIPTION_ORDER_NUMBER = 'https://fhir.nhs.uk/Id/prescription-order-number';
@@ -28,6 +28,8 @@ export const DISPENSING_INFORMATION_EXTENSION = 'https://fhir.nhs.uk/StructureDe
  * from the HL7v3 cancel response; the code system URI here is vertebra's own.
  */
 export const CANCEL_RESPONSE_SYSTEM = 'urn:vertebra:eps:cancel-response';
+/** Stored MedicationDispenses carry the id of the dispense notification that brought them in this identifier system. */
+export const DISPENSE_NOTIFICATION_ID = 'urn:vertebra:eps:dispense-notification-id';
 /** The dispense notifications (message Bundle identifiers) in force on a prescription, in order (Task.output). */
 export const DISPENSE_NOTIFICATION_OUTPUT = 'urn:vertebra:eps:dispense-notification';
 
@@ -100,4 +102,20 @@ export function odsOf(ref: { identifier?: { system?: string; value?: string }; r
   if (ref?.identifier?.system === ODS_CODE && ref.identifier.value) return ref.identifier.value;
   const m = /^Organization\/([A-Z0-9]{3,12})$/.exec(ref?.reference ?? '');
   return m?.[1];
+}
+
+/**
+ * True for the records EPS keeps (its status rules hold only if nothing else writes them): a line
+ * item or prescription Task carrying a short prescription id, a dispense record of a notification.
+ */
+export function isEpsRecord(resource: Resource): boolean {
+  switch (resource.resourceType) {
+    case 'MedicationRequest':
+    case 'Task':
+      return (resource as MedicationRequest | Task).groupIdentifier?.system === PRESCRIPTION_ORDER_NUMBER;
+    case 'MedicationDispense':
+      return ((resource as MedicationDispense).identifier ?? []).some((i) => i.system === DISPENSE_NOTIFICATION_ID);
+    default:
+      return false;
+  }
 }

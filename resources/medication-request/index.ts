@@ -1,8 +1,9 @@
 import type { SearchParameter } from 'fhir/r4.js';
 import { spineError } from '../../fhir/spine-errors.js';
 import type { SearchParameterRegistry } from '../../search/registry.js';
-import type { HookRegistry, Operation, OperationAccess } from '../hooks.js';
-import { DISPENSING_INFORMATION_EXTENSION } from './eps.js';
+import type { Resource } from 'fhir/r4.js';
+import type { HookRegistry, Operation, OperationAccess, WriteOrigin } from '../hooks.js';
+import { DISPENSING_INFORMATION_EXTENSION, isEpsRecord } from './eps.js';
 import { eventOf, parseMessage } from './message.js';
 import { storePrescriptionOrder } from './prescription-order.js';
 import { cancelLineItem } from './cancel.js';
@@ -17,6 +18,18 @@ import { dispenseNotification, withdrawNotification } from './dispense.js';
  */
 
 const SP_BASE = 'urn:vertebra:SearchParameter:';
+
+/** EPS writes are an operation's on the caller's behalf: audited and access-checked, and told from plain writes by the guards below. */
+export const EPS = { origin: 'operation' } as const;
+
+/** A plain FHIR write of an EPS record would bypass the prescription's status rules. */
+function epsOnly(what: string): (resource: Resource, origin?: WriteOrigin) => void {
+  return (resource, origin) => {
+    if (origin !== 'operation' && isEpsRecord(resource)) {
+      throw spineError(422, 'INVALID_UPDATE', `EPS ${what} change only through $process-message and the Task operations`);
+    }
+  };
+}
 
 /** Search parameters EPS clients need that R4 lacks on MedicationRequest. */
 export const EPS_SEARCH_PARAMETERS: SearchParameter[] = [
@@ -46,11 +59,11 @@ export const processMessage: Operation = {
     const message = parseMessage(body);
     switch (message.event) {
       case 'prescription-order':
-        return { status: 200, resource: await engine.transaction((s) => storePrescriptionOrder(s, message)) };
+        return { status: 200, resource: await engine.transaction((s) => storePrescriptionOrder(s, message), EPS) };
       case 'prescription-order-update':
-        return { status: 200, resource: await engine.transaction((s) => cancelLineItem(s, message)) };
+        return { status: 200, resource: await engine.transaction((s) => cancelLineItem(s, message), EPS) };
       case 'dispense-notification':
-        return { status: 200, resource: await engine.transaction((s) => dispenseNotification(s, message)) };
+        return { status: 200, resource: await engine.transaction((s) => dispenseNotification(s, message), EPS) };
     }
   },
 };
@@ -67,23 +80,32 @@ export function registerEps(hooks: HookRegistry, registry: SearchParameterRegist
       release: { access: () => [{ interaction: 'update', resourceType: 'Task' }, { interaction: 'read', resourceType: 'MedicationRequest' }], run: release },
       return: {
         access: () => [{ interaction: 'update', resourceType: 'Task' }],
-        run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => returnPrescription(s, body)) }),
+        run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => returnPrescription(s, body), EPS) }),
       },
       withdraw: {
         access: () => [{ interaction: 'update', resourceType: 'Task' }],
-        run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => withdrawNotification(s, body)) }),
+        run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => withdrawNotification(s, body), EPS) }),
       },
     },
     createOperation: (body) => taskRequestKind(body),
-    // A return or withdraw Task is a request, never a record: stored through a Bundle it would do nothing.
-    validate: (resource) => {
+    validate: (resource, origin) => {
+      // A return or withdraw Task is a request, never a record: stored through a Bundle it would do nothing.
       const kind = taskRequestKind(resource);
       if (kind) throw spineError(400, 'INVALID_VALUE', `An EPS ${kind} Task is a request: POST it to /Task on its own`);
+      epsOnly('prescription Tasks')(resource, origin);
     },
+    guardChange: epsOnly('prescription Tasks'),
+  });
+  hooks.register('MedicationDispense', {
+    documentation: 'EPS dispense notifications: written by POST /$process-message (dispense-notification), one per item dispensed.',
+    validate: epsOnly('dispense records'),
+    guardChange: epsOnly('dispense records'),
   });
   hooks.register('MedicationRequest', {
     documentation: 'EPS prescriptions: one MedicationRequest per line item, written by POST /$process-message '
       + '(prescription-order, prescription-order-update); search by patient, status, group-identifier (short prescription id), '
       + 'line-item-status, intended-dispenser (nominated pharmacy), requester.',
+    validate: epsOnly('prescriptions'),
+    guardChange: epsOnly('prescriptions'),
   });
 }

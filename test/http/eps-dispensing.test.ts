@@ -175,6 +175,30 @@ describe('HTTP: EPS cancellation, release and return', function () {
     });
   });
 
+  describe('EPS records change only through the EPS operations', () => {
+    it('refuses a plain PUT, PATCH or DELETE of a prescription Task or line item, and a plain create of one', async () => {
+      const p = await prescribe();
+      const send = (method: string, path: string, body?: unknown, contentType = 'application/fhir+json') =>
+        server.fhir(path, { method, body, headers: { Authorization: `Bearer ${admin}`, 'Content-Type': contentType } });
+      const t = await task(p);
+      const forged = await send('PUT', `/Task/${p.longId}`, { ...t, businessStatus: { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/EPS-task-business-status', code: '0006' }] } });
+      expect(forged.status, forged.text).to.equal(422);
+      expect(spineCode(forged)).to.equal('INVALID_UPDATE');
+      const [mr] = await items(p);
+      const stripped = { ...mr };
+      delete stripped.groupIdentifier; // no longer looks like EPS: the stored record still is
+      expect((await send('PUT', `/MedicationRequest/${mr.id}`, stripped)).status).to.equal(422);
+      expect((await send('PATCH', `/MedicationRequest/${mr.id}`, [{ op: 'replace', path: '/status', value: 'completed' }], 'application/json-patch+json')).status).to.equal(422);
+      expect((await send('DELETE', `/Task/${p.longId}`)).status).to.equal(422);
+      expect((await send('POST', '/MedicationRequest', { ...mr, id: undefined })).status).to.equal(422);
+      expect(await status(p)).to.deep.equal({ task: 'requested', business: '0001', owner: 'FCG71', lines: ['0007', '0007'] });
+      // Other MedicationRequests and Tasks stay plain FHIR resources.
+      const plain = await send('POST', '/MedicationRequest', { resourceType: 'MedicationRequest', status: 'active', intent: 'plan', subject: { reference: 'Patient/9990000018' }, medicationCodeableConcept: { text: 'x' } });
+      expect(plain.status, plain.text).to.equal(201);
+      expect((await send('DELETE', `/MedicationRequest/${plain.json.id}`)).status).to.equal(200);
+    });
+  });
+
   describe('return (POST /Task with an EPS return Task)', () => {
     it('hands a released prescription back: 0002 → 0001, owner back to the nominated pharmacy, items 0008 → 0007', async () => {
       const p = await prescribe({ nominated: 'FCG76' });

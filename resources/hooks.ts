@@ -73,6 +73,8 @@ export interface OperationResult {
  * `run` does the work; its writes go through engine.transaction so that they are atomic and audited.
  */
 export interface Operation {
+  /** What it does, for the CapabilityStatement. */
+  documentation?: string;
   access(body: unknown): OperationAccess[];
   run(body: unknown, engine: InteractionEngine): Promise<OperationResult>;
 }
@@ -167,6 +169,11 @@ export class HookRegistry {
   registerOperation(name: string, operation: Operation): void {
     if (this.systemOperations.has(name)) throw new Error(`Operation $${name} is already registered`);
     this.systemOperations.set(name, operation);
+  }
+
+  /** The system-level operations, by name. */
+  systemOperationList(): [string, Operation][] {
+    return [...this.systemOperations];
   }
 
   /** The system-level operation `name`, or with `resourceType` that type's operation. */

@@ -99,7 +99,8 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
       match: engine.hooks.for(type).match !== undefined,
       documentation: engine.hooks.for(type).documentation,
       readOnly: engine.hooks.for(type).readOnlyApi === true,
-    }), config.auth)))
+      operations: Object.entries(engine.hooks.for(type).operations ?? {}).map(([name, op]) => ({ name, documentation: op.documentation })),
+    }), config.auth, engine.hooks.systemOperationList().map(([name, op]) => ({ name, documentation: op.documentation })))))
     .all(methodNotAllowed(['GET']));
 
   // Search (R4 search.html): system level, type level, compartment; GET and POST _search.

@@ -54,6 +54,8 @@ const MESSAGE_ACCESS: Record<string, OperationAccess[]> = {
 
 /** `POST /$process-message`: one EPS message, processed in one transaction, answered with an OperationOutcome. */
 export const processMessage: Operation = {
+  documentation: 'EPS messages (a Bundle of type message; MessageHeader.eventCoding in https://fhir.nhs.uk/CodeSystem/message-event): '
+    + 'prescription-order, prescription-order-update (cancel one item), dispense-notification (and its amendment). Answers an OperationOutcome.',
   access: (body) => MESSAGE_ACCESS[eventOf(body) ?? ''] ?? [],
   async run(body, engine) {
     const message = parseMessage(body);
@@ -77,12 +79,16 @@ export function registerEps(hooks: HookRegistry, registry: SearchParameterRegist
       + 'to a pharmacy; POST /Task with an EPS return (status rejected, code fulfill) or withdraw (status in-progress, code abort) Task '
       + 'returns a prescription or withdraws a dispense notification.',
     operations: {
-      release: { access: () => [{ interaction: 'update', resourceType: 'Task' }, { interaction: 'read', resourceType: 'MedicationRequest' }], run: release },
+      release: {
+        documentation: 'A pharmacy (owner: its ODS code) downloads up to 25 prescriptions nominated to it, or one by group-identifier (short prescription id).',
+        access: () => [{ interaction: 'update', resourceType: 'Task' }, { interaction: 'read', resourceType: 'MedicationRequest' }], run: release },
       return: {
+        documentation: 'The EPS return Task (also accepted as POST /Task): the dispenser hands a released prescription back.',
         access: () => [{ interaction: 'update', resourceType: 'Task' }],
         run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => returnPrescription(s, body), EPS) }),
       },
       withdraw: {
+        documentation: 'The EPS withdraw Task (also accepted as POST /Task): takes back the latest dispense notification.',
         access: () => [{ interaction: 'update', resourceType: 'Task' }],
         run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => withdrawNotification(s, body), EPS) }),
       },

@@ -131,6 +131,15 @@ describe('HTTP: EPS prescription-order ($process-message)', function () {
     expect((await server.fhir(`/Task/${p.longId}`, { headers: { Authorization: `Bearer ${admin}` } })).status).to.equal(404);
   });
 
+  it('lists $process-message and Task/$release, $return, $withdraw in the CapabilityStatement', async () => {
+    const cs = (await server.fhir('/metadata')).json;
+    expect(cs.rest[0].operation.map((o: any) => o.name)).to.include('process-message');
+    const task = cs.rest[0].resource.find((r: any) => r.type === 'Task');
+    expect(task.operation.map((o: any) => o.name)).to.include.members(['release', 'return', 'withdraw']);
+    const mr = cs.rest[0].resource.find((r: any) => r.type === 'MedicationRequest');
+    expect(mr.searchParam.map((p: any) => p.name)).to.include.members(['group-identifier', 'line-item-status', 'intended-dispenser', 'requester']);
+  });
+
   it('needs a token allowed to create MedicationRequests, and a clinical role for staff', async () => {
     const p = prescriptionOrder();
     expect((await server.fhir('/$process-message', { method: 'POST', body: p.bundle })).status).to.equal(401);

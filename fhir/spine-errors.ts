@@ -35,6 +35,18 @@ const SPINE_CODES = {
   TOO_MANY_MATCHES: ['multiple-matches', 'information', 'Too Many Matches'],
   SINGLE_MATCH: ['informational', 'information', 'Single Match'],
   MULTIPLE_MATCHES: ['multiple-matches', 'information', 'Multiple Matches'],
+  // EPS (nhs-spine.md §2.2): prescribing and dispensing errors.
+  DUPLICATE_PRESCRIPTION_ID: ['duplicate', 'error', 'Duplicate prescription ID'],
+  FAILURE_TO_PROCESS_MESSAGE: ['value', 'error', 'Failed to process message'],
+  MISSING_DIGITAL_SIGNATURE: ['value', 'error', 'Digital signature not found'],
+  INVALID_MESSAGE: ['value', 'error', 'Invalid message'],
+  PRESCRIPTION_NOT_FOUND: ['not-found', 'error', 'Prescription not found'],
+  ITEM_NOT_FOUND: ['not-found', 'error', 'Item not found'],
+  PRESCRIPTION_WITH_ANOTHER_DISPENSER: ['business-rule', 'error', 'Prescription is with another dispenser'],
+  PRESCRIPTION_INVALID_STATE_TRANSITION: ['business-rule', 'error', 'Prescription is not in a state that allows this action'],
+  PRESCRIPTION_INVALID_LINE_STATE_TRANSITION: ['business-rule', 'error', 'A line item is not in a state that allows this action'],
+  DISPENSE_AMEND_IDENTIFIER_MISMATCH: ['business-rule', 'error', 'Only the latest dispense notification can be amended or withdrawn'],
+  NO_MORE_PRESCRIPTIONS: ['informational', 'information', 'No more prescriptions'],
 } as const satisfies Record<string, readonly [IssueCode, Severity, string]>;
 
 export type SpineCode = keyof typeof SPINE_CODES;

@@ -178,7 +178,7 @@ export class InteractionEngine implements CandidateSearch {
    */
   async transaction<T>(fn: (session: WriteSession) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const origin = options.origin ?? 'client';
-    const observers = origin === 'client' ? this.observers.getStore() ?? [] : [];
+    const observers = origin === 'server' ? [] : this.observers.getStore() ?? []; // a client's writes, or an operation's on its behalf
     const changes: WriteChange[] = [];
     const result = await this.store.transaction(async (tx) => {
       const session = new WriteSession(tx, this.writeContext, origin);

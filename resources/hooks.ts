@@ -2,6 +2,7 @@ import type { Extension, OperationOutcomeIssue, Resource } from 'fhir/r4.js';
 import type { FhirError } from '../fhir/errors.js';
 import type { ResourceVersion } from '../store/port.js';
 import type { PatchBody } from './patch/index.js';
+import type { InteractionEngine } from './engine.js';
 import type { Preconditions } from './write-session.js';
 
 /**
@@ -19,9 +20,12 @@ export const ANONYMOUS_READER: Reader = Object.freeze({ privileged: false });
  * Who asked for a write. 'client': a FHIR API request (the routes, batch/transaction Bundles,
  * the command-line tools acting as a client). 'server': the server's own bookkeeping, written
  * through `engine.transaction(fn, { origin: 'server' })` by server code only (today: the audit
- * trail of server/audit.ts). Hooks may refuse client writes of a type the server keeps itself.
+ * trail of server/audit.ts). 'operation': a custom operation's writes on a client's behalf
+ * (`engine.transaction(fn, { origin: 'operation' })`, e.g. EPS's $process-message): audited and
+ * access-checked like a client's, but the hooks can tell them from a plain write of the same
+ * records. Hooks may refuse client writes of a type, or of records, the server keeps itself.
  */
-export type WriteOrigin = 'client' | 'server';
+export type WriteOrigin = 'client' | 'server' | 'operation';
 
 /** The write interactions a guardWrite hook is asked about (conditional forms included). */
 export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
@@ -50,6 +54,31 @@ export interface ScoredEntry {
  * add their rules to the generic engine (ARCHITECTURE rule 4): the engine never tests a type name.
  * Every hook may throw a FhirError to refuse the request.
  */
+/** One permission an operation needs from the caller, given its body (asked of the access decision by server/). */
+export interface OperationAccess {
+  interaction: 'read' | 'search-type' | 'create' | 'update';
+  resourceType: string;
+}
+
+/** What an operation answers: an HTTP status and a resource (an OperationOutcome, a Parameters …). */
+export interface OperationResult {
+  status: number;
+  resource: Resource;
+}
+
+/**
+ * A custom operation (`POST /$name`, `POST /Type/$name`) that a Spine mapping adds (e.g. EPS's
+ * `$process-message`, `Task/$release`). `access` tells, from the body, what the caller must be
+ * allowed to do: the message type decides whether it creates prescriptions or dispenses them.
+ * `run` does the work; its writes go through engine.transaction so that they are atomic and audited.
+ */
+export interface Operation {
+  /** What it does, for the CapabilityStatement. */
+  documentation?: string;
+  access(body: unknown): OperationAccess[];
+  run(body: unknown, engine: InteractionEngine): Promise<OperationResult>;
+}
+
 export interface ResourceHooks {
   /** What this type does beyond generic FHIR, for the CapabilityStatement. */
   documentation?: string;
@@ -68,8 +97,16 @@ export interface ResourceHooks {
   guardWrite?(interaction: WriteInteraction, origin: WriteOrigin): void;
   /** The guardWrite hook refuses every client write: the CapabilityStatement offers read and search only. */
   readOnlyApi?: boolean;
-  /** Business rules for a resource about to be written, after structural validation. */
-  validate?(resource: Resource): Promise<void> | void;
+  /**
+   * Business rules for a resource about to be written, after structural validation. `origin` is
+   * who writes it (absent for `$validate`, which asks as a client would).
+   */
+  validate?(resource: Resource, origin?: WriteOrigin): Promise<void> | void;
+  /**
+   * Refuses a change (update, patch, delete) of a stored resource given its current version and
+   * who asks (e.g. EPS prescription records change only through the EPS operations).
+   */
+  guardChange?(current: Resource, origin: WriteOrigin): void;
   /**
    * Shapes a resource on its way out (e.g. redaction of restricted patients). `current` is the
    * record's current version when `resource` is an older one (vread, history): a record restricted
@@ -114,10 +151,36 @@ export interface ResourceHooks {
    * register a SearchParameter so that the next write is indexed with it.
    */
   afterCommit?(change: { id: string; resource?: Resource }): void;
+  /** Type-level custom operations by name without the `$` (`POST /Type/$name`). */
+  operations?: Record<string, Operation>;
+  /**
+   * A `POST /Type` whose body is an operation request in resource form (EPS posts a Task to return
+   * or withdraw a prescription): the name of the type operation that handles it, or undefined
+   * for an ordinary create.
+   */
+  createOperation?(body: unknown): string | undefined;
 }
 
 export class HookRegistry {
   private readonly byType = new Map<string, ResourceHooks>();
+  private readonly systemOperations = new Map<string, Operation>();
+
+  /** A system-level operation (`POST /$name`), by name without the `$`. */
+  registerOperation(name: string, operation: Operation): void {
+    if (this.systemOperations.has(name)) throw new Error(`Operation $${name} is already registered`);
+    this.systemOperations.set(name, operation);
+  }
+
+  /** The system-level operations, by name. */
+  systemOperationList(): [string, Operation][] {
+    return [...this.systemOperations];
+  }
+
+  /** The system-level operation `name`, or with `resourceType` that type's operation. */
+  operation(name: string, resourceType?: string): Operation | undefined {
+    if (resourceType === undefined) return this.systemOperations.get(name);
+    return this.for(resourceType).operations?.[name];
+  }
 
   register(resourceType: string, hooks: ResourceHooks): void {
     if (this.byType.has(resourceType)) throw new Error(`Hooks for ${resourceType} are already registered`);

@@ -68,6 +68,12 @@ export class WriteSession {
     this.ctx.hooks.for(resourceType).guardWrite?.(interaction, this.origin);
   }
 
+  /** The type's guardChange hook, on the current version an update, patch or delete would replace. */
+  private guardChange(resourceType: string, current: ResourceVersion | undefined): void {
+    const guard = this.ctx.hooks.for(resourceType).guardChange;
+    if (guard && current && !current.deleted && current.json) guard(JSON.parse(current.json) as Resource, this.origin);
+  }
+
   /** The id a create will get: the type's hook (e.g. the next NHS number) or a random UUID. */
   async newId(resourceType: string, resource: Resource): Promise<string> {
     const assign = this.ctx.hooks.for(resourceType).assignId;
@@ -112,7 +118,7 @@ export class WriteSession {
     }
     const id = options.id ?? await this.newId(resourceType, resource);
     if (options.id !== undefined) checkId(this.ctx.hooks, resourceType, id, [`${resourceType}.id`]);
-    await this.ctx.hooks.for(resourceType).validate?.({ ...resource, id } as Resource); // the id it will be written under
+    await this.ctx.hooks.for(resourceType).validate?.({ ...resource, id } as Resource, this.origin); // the id it will be written under
     if (await this.tx.read(resourceType, id)) throw errors.conflict(`${resourceType}/${id} already exists`);
     return this.write(resource, resourceType, id, undefined, 'POST');
   }
@@ -123,8 +129,9 @@ export class WriteSession {
     if (resource.id === undefined) throw errors.badRequest('The resource must carry an id equal to the id in the URL', [`${resourceType}.id`]);
     if (resource.id !== id) throw errors.badRequest(`The resource id '${resource.id}' does not match the URL id '${id}'`, [`${resourceType}.id`]);
     checkId(this.ctx.hooks, resourceType, id, [`${resourceType}.id`]);
-    await this.ctx.hooks.for(resourceType).validate?.(resource);
+    await this.ctx.hooks.for(resourceType).validate?.(resource, this.origin);
     const current = await this.tx.read(resourceType, id);
+    this.guardChange(resourceType, current);
     checkIfMatch(current, pre, `${resourceType}/${id}`);
     if (current?.deleted && this.ctx.hooks.for(resourceType).retiredIds) {
       throw errors.conflict(`${resourceType}/${id} was deleted and its id is never used again`);
@@ -161,6 +168,7 @@ export class WriteSession {
     const current = await this.tx.read(resourceType, id);
     if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
     if (current.deleted) throw errors.gone(`${resourceType}/${id} was deleted`);
+    this.guardChange(resourceType, current);
     const before = JSON.parse(current.json!) as Resource;
     const rules = this.ctx.hooks.for(resourceType).patch;
     const body = rules ? rules.prepare(patch, before, pre) : patch;
@@ -171,7 +179,7 @@ export class WriteSession {
     }
     if (rules?.finish) patched = rules.finish(patched, before);
     const resource = checkBody(resourceType, patched);
-    await this.ctx.hooks.for(resourceType).validate?.(resource);
+    await this.ctx.hooks.for(resourceType).validate?.(resource, this.origin);
     return this.write(resource, resourceType, id, current, 'PATCH');
   }
 
@@ -190,6 +198,7 @@ export class WriteSession {
     checkId(this.ctx.hooks, resourceType, id);
     const current = await this.tx.read(resourceType, id);
     if (!current) throw errors.notFound(`${resourceType}/${id} is not known`);
+    this.guardChange(resourceType, current);
     checkIfMatch(current, pre, `${resourceType}/${id}`);
     // Deleting a deleted resource succeeds without a new version (R4 http.html#delete: idempotent).
     if (current.deleted) return undefined;

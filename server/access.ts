@@ -7,6 +7,7 @@ import { FhirError } from '../fhir/errors.js';
 import type { Resource } from 'fhir/r4.js';
 import type { InteractionEngine, WriteObserver } from '../resources/engine.js';
 import { TERMINOLOGY_OPERATIONS } from '../terminology/operations.js';
+import type { OperationAccess } from '../resources/hooks.js';
 import type { Condition } from '../search/plan.js';
 import { compartmentCondition } from '../search/parse.js';
 import { baseUrl } from './base-url.js';
@@ -37,7 +38,7 @@ export interface Access {
 }
 
 /** What a request does, for the decision; undefined for public paths and for paths the router will refuse anyway. */
-export function accessRequestFor(method: string, path: string, query: URLSearchParams): AccessRequest | 'public' | 'admin' | 'bundle' | undefined {
+export function accessRequestFor(method: string, path: string, query: URLSearchParams): AccessRequest | 'public' | 'admin' | 'bundle' | 'operation' | undefined {
   const m = method === 'HEAD' ? 'GET' : method;
   const segments = pathSegments(path);
   if (!segments) return undefined; // malformed escapes: the router answers it
@@ -56,6 +57,9 @@ export function accessRequestFor(method: string, path: string, query: URLSearchP
   if (a === '_search' && b === undefined) return on('search-system', systemTypes());
   if (a === '_history' && b === undefined) return on('history-system', [...resourceTypes().keys()]);
   if (a === '$reindex' && b === undefined) return 'admin';
+  // Custom operations (EPS $process-message): what they need depends on the body, so the route
+  // asks the decision once it has read it (authorizeOperation).
+  if (a.startsWith('$') && b === undefined) return m === 'POST' ? 'operation' : undefined;
   if (!type(a)) return undefined;
   if (b === undefined) {
     const byMethod: Record<string, Interaction> = { GET: 'search-type', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
@@ -68,6 +72,7 @@ export function accessRequestFor(method: string, path: string, query: URLSearchP
     if (b === '$match') return on('search-type', [a]);
     if (isTerminologyOperation(a, b, false)) return on('operation', [a]);
     if (b === '$reindex') return 'admin';
+    if (b.startsWith('$')) return m === 'POST' ? 'operation' : undefined; // Task/$release and the like
     const byMethod: Record<string, Interaction> = { GET: 'read', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
     return byMethod[m] ? on(byMethod[m], [a]) : undefined;
   }
@@ -120,16 +125,14 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
     const grant = grantOf(claims);
     // Every path a route serves is classified above; anything else is served by no route.
     if (what === undefined) throw new FhirError(404, [{ severity: 'error', code: 'not-found', diagnostics: `No FHIR endpoint for ${req.method} ${req.path}` }]);
-    const request = what === 'admin' || what === 'bundle' ? undefined : what;
+    res.locals.grant = grant; // bundles decide per entry, operations per what their body asks (below)
+    const request = what === 'admin' || what === 'bundle' || what === 'operation' ? undefined : what;
     if (what === 'admin') {
       const full = grant.scopes.resources.some((s) => s.context === 'system' && s.resourceType === '*' && s.permissions.size === 5 && !s.query);
       if (!full) throw outcome(403, 'forbidden', 'This operation needs system/*.cruds (or system/*.*)');
       return next();
     }
-    if (what === 'bundle') {
-      res.locals.grant = grant; // each entry is decided by the bundle route
-      return next();
-    }
+    if (what === 'bundle' || what === 'operation') return next();
     const decision = decide(request!, grant);
     if (!decision.allow) throw outcome(403, 'forbidden', decision.reason);
     await restrictPrivacyOfficer(request!, grant, decision, req, engine);
@@ -139,6 +142,23 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
     if (writes) engine.observeWrites(writes, next);
     else next();
   };
+}
+
+/**
+ * The access decision for a custom operation, once its body told what it needs (AUTH=off: no
+ * grant, nothing to check). Operations write across several resources on the server's terms, so
+ * patient-context and query-constrained grants are refused rather than half-applied.
+ */
+export function authorizeOperation(needs: OperationAccess[], res: Response): void {
+  const grant = res.locals.grant as Grant | undefined;
+  if (!grant) return;
+  for (const { interaction, resourceType } of needs) {
+    const decision = decide({ interaction, resourceTypes: [resourceType] }, grant);
+    if (!decision.allow) throw outcome(403, 'forbidden', decision.reason);
+    if (restricts(decision.byType[resourceType])) {
+      throw outcome(403, 'forbidden', `This operation is not available to patient-context or query-constrained tokens (${interaction} on ${resourceType})`);
+    }
+  }
 }
 
 /**

@@ -70,6 +70,7 @@ function targetOf(req: Request): Target {
   const what = accessRequestFor(req.method, req.path, new URLSearchParams(query));
   const target: Target = { query, isPublic: what === 'public' };
   if (what === 'bundle') target.interaction = 'transaction'; // refined from the response Bundle's type
+  else if (what === 'operation') target.interaction = 'operation';
   else if (typeof what === 'object') target.interaction = what.interaction;
   const [type, id, c, version] = segments;
   if (type !== undefined && isResourceType(type)) {

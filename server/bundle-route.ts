@@ -51,7 +51,7 @@ function checkEntries(body: Bundle, grant: Grant, base: string): void {
     const what = accessRequestFor(method, `/${q < 0 ? url : url.slice(0, q)}`, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
     if (what === 'public') continue;
     if (what === undefined) throw forbidden(`Bundle.entry[${index}]: the request cannot be authorised (unknown path or method)`);
-    if (what === 'admin' || what === 'bundle') throw forbidden(`Bundle.entry[${index}]: this operation cannot run inside a Bundle`);
+    if (what === 'admin' || what === 'bundle' || what === 'operation') throw forbidden(`Bundle.entry[${index}]: this operation cannot run inside a Bundle`);
     const decision = decide(what, grant);
     if (!decision.allow) throw forbidden(`Bundle.entry[${index}]: ${decision.reason}`);
     if (decision.byType.AuditEvent && isPrivacyOfficer(grant)) throw forbidden(`Bundle.entry[${index}]: a privacy officer's AuditEvent access is restricted, which entries cannot apply yet`);

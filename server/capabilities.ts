@@ -50,6 +50,13 @@ export interface TypeFeatures {
   readOnly?: boolean;
   /** Documentation of the type's own behaviour (e.g. the PDS search). */
   documentation?: string;
+  /** The type's custom operations (e.g. EPS Task/$release). */
+  operations?: { name: string; documentation?: string }[];
+}
+
+/** A custom operation's entry; its definition is a vertebra URL (no OperationDefinition is published yet). */
+function customOperation({ name, documentation }: { name: string; documentation?: string }): CapabilityStatementRestResourceOperation {
+  return { name, definition: `http://vertebra.dev/fhir/OperationDefinition/${name}`, ...(documentation ? { documentation } : {}) };
 }
 
 function searchParams(registry: SearchParameterRegistry, type: string): CapabilityStatementRestResourceSearchParam[] {
@@ -64,6 +71,7 @@ export function capabilityStatement(
   baseUrl: string, startedAt: string, registry: SearchParameterRegistry, conditionalDeleteMultiple: boolean,
   features: (type: string) => TypeFeatures = () => ({ match: false }),
   authorization: 'smart' | 'off' = 'off',
+  systemOperations: { name: string; documentation?: string }[] = [],
 ): CapabilityStatement {
   const resource: CapabilityStatementRestResource[] = [...resourceTypes().keys()].sort().map((type) => ({
     ...(features(type).documentation ? { documentation: features(type).documentation } : {}),
@@ -80,7 +88,7 @@ export function capabilityStatement(
     searchInclude: ['*'],
     searchRevInclude: ['*'],
     searchParam: searchParams(registry, type),
-    operation: [VALIDATE, REINDEX, ...(features(type).match ? [MATCH] : []), ...terminologyOperations(type)],
+    operation: [VALIDATE, REINDEX, ...(features(type).match ? [MATCH] : []), ...terminologyOperations(type), ...(features(type).operations ?? []).map(customOperation)],
   }));
   return {
     resourceType: 'CapabilityStatement',
@@ -110,7 +118,7 @@ export function capabilityStatement(
         { name: '_lastUpdated', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
         { name: '_type', type: 'token', documentation: 'Resource types searched by a system-level search' },
       ],
-      operation: [REINDEX],
+      operation: [REINDEX, ...systemOperations.map(customOperation)],
     }],
   };
 }

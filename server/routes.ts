@@ -18,6 +18,8 @@ import { validateHandler } from './validate.js';
 import { terminologyRoutes } from './terminology.js';
 import { scrRoutes } from './scr-routes.js';
 import { ifNoneExist, patchBody, urlCriteria } from './write-requests.js';
+import type { Operation } from '../resources/hooks.js';
+import { authorizeOperation } from './access.js';
 
 export { baseUrl } from './base-url.js';
 
@@ -83,6 +85,13 @@ function requiredCriteria(req: Request) {
   return criteria;
 }
 
+/** Runs a custom operation: the access decision on what its body asks for, then the operation. */
+async function runOperation(req: Request, res: Response, engine: InteractionEngine, operation: Operation, body: unknown): Promise<void> {
+  authorizeOperation(operation.access(body), res);
+  const { status, resource } = await operation.run(body, engine);
+  sendFhir(req, res, status, resource);
+}
+
 export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt: string, logger: Logger): Router {
   // Case-sensitive, like the access decision that classifies these paths: `_HISTORY` is no route.
   const router = Router({ caseSensitive: true });
@@ -93,7 +102,8 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
       match: engine.hooks.for(type).match !== undefined,
       documentation: engine.hooks.for(type).documentation,
       readOnly: engine.hooks.for(type).readOnlyApi === true,
-    }), config.auth)))
+      operations: Object.entries(engine.hooks.for(type).operations ?? {}).map(([name, op]) => ({ name, documentation: op.documentation })),
+    }), config.auth, engine.hooks.systemOperationList().map(([name, op]) => ({ name, documentation: op.documentation })))))
     .all(methodNotAllowed(['GET']));
 
   // Search (R4 search.html): system level, type level, compartment; GET and POST _search.
@@ -108,6 +118,13 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
   router.route('/_search').post(systemSearch(true)).all(methodNotAllowed(['POST']));
   router.route('/$reindex').post(reindexHandler(engine, undefined)).all(methodNotAllowed(['POST']));
   terminologyRoutes(router, engine, methodNotAllowed);
+  // Custom operations of the Spine mappings (EPS: POST /$process-message, POST /Task/$release).
+  router.post(/^\/\$([A-Za-z][A-Za-z0-9-]*)$/, async (req, res) => {
+    const name = (req.params as Record<string, string>)[0];
+    const operation = engine.hooks.operation(name);
+    if (!operation) throw errors.notFound(`No operation $${name} on this server`);
+    await runOperation(req, res, engine, operation, jsonBody(req));
+  });
   router.route('/:type/_search').post(typeSearch(true)).all(methodNotAllowed(['POST']));
   router.route('/:type/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
   router.route('/:type/$match')
@@ -116,6 +133,14 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
       sendFhir(req, res, 200, scoredSearchText(await engine.match(type, jsonBody(req)), baseUrl(req, config), `${type}/$match`, []));
     })
     .all(methodNotAllowed(['POST']));
+  router.post(/^\/([A-Z][A-Za-z]+)\/\$([A-Za-z][A-Za-z0-9-]*)$/, async (req, res, next) => {
+    const { 0: type, 1: name } = req.params as Record<string, string>; // a RegExp route's captures
+    if (name === 'validate' || name === 'match' || name === 'reindex') return next();
+    engine.assertType(type);
+    const operation = engine.hooks.operation(name, type);
+    if (!operation) throw errors.notFound(`No operation $${name} on ${type}`);
+    await runOperation(req, res, engine, operation, jsonBody(req));
+  });
   router.route('/:type/:id/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
   router.route('/:type/$reindex').post((req, res) => reindexHandler(engine, (req.params as { type: string }).type)(req, res))
     .all(methodNotAllowed(['POST']));
@@ -193,7 +218,12 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     .post(async (req, res) => {
       const { type } = req.params as { type: string };
       engine.assertType(type);
-      sendWrite(req, res, config, await engine.create(type, jsonBody(req), ifNoneExist(req)), engine);
+      const body = jsonBody(req);
+      // A resource posted as an operation request (EPS Task#return, Task#withdraw).
+      const name = engine.hooks.for(type).createOperation?.(body);
+      const operation = name === undefined ? undefined : engine.hooks.operation(name, type);
+      if (operation) return runOperation(req, res, engine, operation, body);
+      sendWrite(req, res, config, await engine.create(type, body, ifNoneExist(req)), engine);
     })
     // Conditional update, patch and delete (R4 http.html#cond-update, #patch, #cdelete).
     .put(async (req, res) => {

@@ -64,6 +64,8 @@ export interface Grant {
     /** National RBAC job role codes (`R8000`, or CIS2 `S....:G....:R....`). */
     roles: string[];
   };
+  /** The ODS code of the organisation the caller acts for (token `org_code`). */
+  orgCode?: string;
 }
 
 /** The restrictions that apply to one resource type of an allowed request. */

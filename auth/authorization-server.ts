@@ -167,6 +167,8 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
       const { token, claims } = await issueAccessToken(keys, {
         issuer: c.endpoints.issuer, audience: c.endpoints.fhir, clientId: client.id, scope: scope.join(' '), lifetimeSeconds: opts.accessTokenSeconds,
         user: u && { sub: u.username, fhirUser: u.fhirUser, roles: u.roles, patient: u.patient, encounter: u.encounter },
+        // A user acts for the organisation of their role profile; a backend system for its registration's.
+        orgCode: u ? u.orgCode : (client as LibClient).registration.orgCode,
       });
       c.claims = claims;
       return token;

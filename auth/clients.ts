@@ -36,7 +36,16 @@ export interface RegisteredClient {
   secretHash?: Buffer;
   /** Resolves the key that verifies a client assertion (private_key_jwt only). */
   keys?: KeyResolver;
+  /**
+   * `org_code`: the ODS code of the organisation a backend system acts for (e.g. a pharmacy's
+   * dispensing system). Its client_credentials tokens carry it, and the Spine services that act
+   * for an organisation (EPS dispensing) hold the caller to it.
+   */
+  orgCode?: string;
 }
+
+/** An ODS organisation code (organisations, pharmacies, GP practices: 3 to 12 letters and digits). */
+const ODS_CODE = /^[A-Za-z0-9]{3,12}$/;
 
 export class ClientRegistry {
   private readonly byId: Map<string, RegisteredClient>;
@@ -142,6 +151,10 @@ export async function parseClients(json: unknown, where = 'SMART_CLIENTS'): Prom
       redirectUris: redirectUris as string[], authMethod: method as AuthMethod,
     };
     if (m.client_name !== undefined) client.clientName = m.client_name as string;
+    if (m.org_code !== undefined) {
+      if (typeof m.org_code !== 'string' || !ODS_CODE.test(m.org_code)) throw fail('org_code must be an ODS code (3 to 12 letters and digits)');
+      client.orgCode = m.org_code.toUpperCase();
+    }
 
     if (method === 'private_key_jwt') {
       if ((m.jwks === undefined) === (m.jwks_uri === undefined)) throw fail('private_key_jwt needs exactly one of jwks and jwks_uri');

@@ -22,6 +22,8 @@ export interface AuthorizedUser {
    * keeps the roles of the sign-in (the role profile chosen then) instead of re-reading an account.
    */
   source?: 'oidc';
+  /** The ODS code of the organisation of the user's role profile (CIS2 `org_code`). */
+  orgCode?: string;
   patient?: string;
   encounter?: string;
   /** OIDC nonce from the authorization request, echoed in the id_token. */

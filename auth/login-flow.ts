@@ -498,6 +498,7 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
     if (account.idp) {
       user.source = 'oidc';
       if (account.displayName) user.name = account.displayName;
+      if (account.idp.orgCode) user.orgCode = account.idp.orgCode;
     }
     if (p.patient) user.patient = p.patient;
     if (p.encounter) user.encounter = p.encounter;

@@ -24,6 +24,8 @@ export interface AccessTokenClaims extends JWTPayload {
   encounter?: string;
   fhirUser?: string;
   roles?: string[];
+  /** The ODS code of the organisation the caller acts for: the user's role profile, or the registered backend client's. */
+  org_code?: string;
 }
 
 export interface IssueRequest {
@@ -35,6 +37,8 @@ export interface IssueRequest {
   lifetimeSeconds: number;
   /** A user's token: sub is the username instead of the client. */
   user?: { sub: string; fhirUser?: string; roles: string[]; patient?: string; encounter?: string };
+  /** The ODS code of the organisation the caller acts for. */
+  orgCode?: string;
 }
 
 export async function issueAccessToken(keys: KeyStore, req: IssueRequest): Promise<{ token: string; claims: AccessTokenClaims }> {
@@ -50,6 +54,7 @@ export async function issueAccessToken(keys: KeyStore, req: IssueRequest): Promi
     if (req.user.fhirUser) claims.fhirUser = req.user.fhirUser;
     claims.roles = req.user.roles;
   }
+  if (req.orgCode) claims.org_code = req.orgCode;
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
     .sign(key.privateKey);

@@ -76,6 +76,11 @@ export interface Operation {
   /** What it does, for the CapabilityStatement. */
   documentation?: string;
   access(body: unknown): OperationAccess[];
+  /**
+   * The ODS code of the organisation the body says the caller acts for (e.g. the releasing
+   * pharmacy); with authorization on, the token's organisation must be that one.
+   */
+  actsFor?(body: unknown): string | undefined;
   run(body: unknown, engine: InteractionEngine): Promise<OperationResult>;
 }
 

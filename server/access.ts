@@ -149,9 +149,16 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
  * grant, nothing to check). Operations write across several resources on the server's terms, so
  * patient-context and query-constrained grants are refused rather than half-applied.
  */
-export function authorizeOperation(needs: OperationAccess[], res: Response): void {
+export function authorizeOperation(needs: OperationAccess[], res: Response, actsFor?: string): void {
   const grant = res.locals.grant as Grant | undefined;
   if (!grant) return;
+  // An operation done on behalf of an organisation (a pharmacy releasing prescriptions) must come
+  // from that organisation: its registered backend client, or a user of one of its role profiles.
+  if (actsFor !== undefined && grant.orgCode?.toUpperCase() !== actsFor.toUpperCase()) {
+    throw outcome(403, 'forbidden', grant.orgCode
+      ? `This token acts for organisation ${grant.orgCode}, not for ${actsFor}`
+      : `This operation acts for organisation ${actsFor}, and the token names no organisation (org_code)`);
+  }
   for (const { interaction, resourceType } of needs) {
     const decision = decide({ interaction, resourceTypes: [resourceType] }, grant);
     if (!decision.allow) throw outcome(403, 'forbidden', decision.reason);
@@ -280,6 +287,7 @@ function checkConstraints(decision: Extract<AccessDecision, { allow: true }>, en
 export function grantOf(claims: Record<string, unknown>): Grant {
   const grant: Grant = { scopes: parseScopes(String(claims.scope ?? '')) };
   if (typeof claims.patient === 'string') grant.patient = claims.patient;
+  if (typeof claims.org_code === 'string') grant.orgCode = claims.org_code;
   if (claims.fhirUser !== undefined) {
     const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
     // A fhirUser that is not a string is treated as an unknown staff user: the RBAC rule applies.

@@ -87,7 +87,7 @@ function requiredCriteria(req: Request) {
 
 /** Runs a custom operation: the access decision on what its body asks for, then the operation. */
 async function runOperation(req: Request, res: Response, engine: InteractionEngine, operation: Operation, body: unknown): Promise<void> {
-  authorizeOperation(operation.access(body), res);
+  authorizeOperation(operation.access(body), res, operation.actsFor?.(body));
   const { status, resource } = await operation.run(body, engine);
   sendFhir(req, res, status, resource);
 }

@@ -58,7 +58,7 @@ async function claim(session: WriteSession, p: Prescription, ods: string): Promi
 
 interface ReleaseRequest { ods: string; shortId?: string }
 
-function parseRelease(body: unknown): ReleaseRequest {
+export function parseRelease(body: unknown): ReleaseRequest {
   const params = body as Parameters;
   if (params?.resourceType !== 'Parameters') throw invalid('Task/$release takes a Parameters resource', ['Parameters']);
   const parameter = Array.isArray(params.parameter) ? params.parameter : [];

@@ -1,11 +1,13 @@
 import type { Coding, Extension, MedicationDispense, MedicationRequest, Resource, Task } from 'fhir/r4.js';
+import { ODS_ORGANIZATION_CODE_SYSTEM } from '../organization/ods.js';
 
 /** The EPS identifier systems, code systems and extensions (nhs-spine.md §2), named once. */
 export const PRESCRIPTION_ORDER_NUMBER = 'https://fhir.nhs.uk/Id/prescription-order-number';
 export const PRESCRIPTION_LONG_ID = 'https://fhir.nhs.uk/Id/prescription';
 export const PRESCRIPTION_ID_EXTENSION = 'https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionId';
 export const LINE_ITEM_NUMBER = 'https://fhir.nhs.uk/Id/prescription-order-item-number';
-export const ODS_CODE = 'https://fhir.nhs.uk/Id/ods-organization-code';
+/** The ODS organisation code system, as the ODS mapping defines it. */
+export const ODS_CODE = ODS_ORGANIZATION_CODE_SYSTEM;
 export const NHS_NUMBER = 'https://fhir.nhs.uk/Id/nhs-number';
 export const SDS_ROLE_PROFILE_ID = 'https://fhir.nhs.uk/Id/sds-role-profile-id';
 export const MESSAGE_EVENT = 'https://fhir.nhs.uk/CodeSystem/message-event';

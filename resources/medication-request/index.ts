@@ -1,13 +1,13 @@
-import type { SearchParameter } from 'fhir/r4.js';
+import type { SearchParameter, Task } from 'fhir/r4.js';
 import { spineError } from '../../fhir/spine-errors.js';
 import type { SearchParameterRegistry } from '../../search/registry.js';
 import type { Resource } from 'fhir/r4.js';
 import type { HookRegistry, Operation, OperationAccess, WriteOrigin } from '../hooks.js';
 import { DISPENSING_INFORMATION_EXTENSION, isEpsRecord } from './eps.js';
-import { eventOf, parseMessage } from './message.js';
+import { eventOf, parseMessage, senderOds } from './message.js';
 import { storePrescriptionOrder } from './prescription-order.js';
 import { cancelLineItem } from './cancel.js';
-import { release, returnPrescription, taskRequestKind } from './dispensing.js';
+import { actingPharmacy, parseRelease, release, returnPrescription, taskRequestKind } from './dispensing.js';
 import { dispenseNotification, withdrawNotification } from './dispense.js';
 
 /**
@@ -57,6 +57,8 @@ export const processMessage: Operation = {
   documentation: 'EPS messages (a Bundle of type message; MessageHeader.eventCoding in https://fhir.nhs.uk/CodeSystem/message-event): '
     + 'prescription-order, prescription-order-update (cancel one item), dispense-notification (and its amendment). Answers an OperationOutcome.',
   access: (body) => MESSAGE_ACCESS[eventOf(body) ?? ''] ?? [],
+  // A dispense notification speaks for the pharmacy that sends it.
+  actsFor: (body) => (eventOf(body) === 'dispense-notification' ? senderOds(body) : undefined),
   async run(body, engine) {
     const message = parseMessage(body);
     switch (message.event) {
@@ -81,15 +83,19 @@ export function registerEps(hooks: HookRegistry, registry: SearchParameterRegist
     operations: {
       release: {
         documentation: 'A pharmacy (owner: its ODS code) downloads up to 25 prescriptions nominated to it, or one by group-identifier (short prescription id).',
-        access: () => [{ interaction: 'update', resourceType: 'Task' }, { interaction: 'read', resourceType: 'MedicationRequest' }], run: release },
+        access: () => [{ interaction: 'update', resourceType: 'Task' }, { interaction: 'read', resourceType: 'MedicationRequest' }],
+        actsFor: (body) => parseRelease(body).ods,
+        run: release },
       return: {
         documentation: 'The EPS return Task (also accepted as POST /Task): the dispenser hands a released prescription back.',
         access: () => [{ interaction: 'update', resourceType: 'Task' }],
+        actsFor: (body) => actingPharmacy(body as Task),
         run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => returnPrescription(s, body), EPS) }),
       },
       withdraw: {
         documentation: 'The EPS withdraw Task (also accepted as POST /Task): takes back the latest dispense notification.',
         access: () => [{ interaction: 'update', resourceType: 'Task' }],
+        actsFor: (body) => actingPharmacy(body as Task),
         run: async (body, engine) => ({ status: 200, resource: await engine.transaction((s) => withdrawNotification(s, body), EPS) }),
       },
     },

@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, MessageHeader, Reference, Resource } from 'fhir/r4.js';
 import { spineError } from '../../fhir/spine-errors.js';
-import { MESSAGE_EVENT } from './eps.js';
+import { MESSAGE_EVENT, ODS_CODE } from './eps.js';
 
 /**
  * An EPS message Bundle (nhs-spine.md §2.2): `type: message`, a MessageHeader first whose
@@ -29,6 +29,14 @@ export function eventOf(body: unknown): string | undefined {
   const header = Array.isArray(entry) ? entry[0]?.resource : undefined;
   const coding = header?.resourceType === 'MessageHeader' ? header.eventCoding : undefined;
   return coding?.system === MESSAGE_EVENT ? coding.code : undefined;
+}
+
+/** The ODS code of the message's sender (MessageHeader.sender.identifier), when it names one. */
+export function senderOds(body: unknown): string | undefined {
+  const entry = (body as { entry?: { resource?: MessageHeader }[] } | null)?.entry;
+  const header = Array.isArray(entry) ? entry[0]?.resource : undefined;
+  const sender = header?.resourceType === 'MessageHeader' ? header.sender?.identifier : undefined;
+  return sender && sender.system === ODS_CODE && typeof sender.value === 'string' ? sender.value : undefined;
 }
 
 export function parseMessage(body: unknown): Message {

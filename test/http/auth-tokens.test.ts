@@ -86,7 +86,7 @@ describe('SMART authorization server: backend services tokens, introspection, re
     writeFileSync(clientsFile, JSON.stringify([
       {
         client_id: 'lab-feed', client_name: 'Lab results feed', scope: 'system/Patient.read system/Observation.rs',
-        grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [es.publicJwk] },
+        grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [es.publicJwk] }, org_code: 'rr8',
         software_statement: 'ignored unknown field',
       },
       {
@@ -195,7 +195,8 @@ describe('SMART authorization server: backend services tokens, introspection, re
         issuer: `${origin}/auth`, audience: server.url,
       });
       expect(protectedHeader).to.include({ alg: 'ES256', typ: 'at+jwt', kid: keys[0].kid });
-      expect(payload).to.include({ sub: 'lab-feed', client_id: 'lab-feed', scope: 'system/Patient.read' });
+      // org_code: the organisation the registered backend system acts for (upper-cased ODS code).
+      expect(payload).to.include({ sub: 'lab-feed', client_id: 'lab-feed', scope: 'system/Patient.read', org_code: 'RR8' });
       expect(payload.exp! - payload.iat!).to.equal(300);
       expect(payload.jti).to.be.a('string');
       // The exported verifier (for the enforcement step) accepts it too.

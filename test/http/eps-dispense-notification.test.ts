@@ -38,8 +38,8 @@ describe('HTTP: EPS dispense-notification, amend and withdraw', function () {
     server = await startTestServer({ auth: 'smart' });
     prescriber = await signToken(server, 'user/MedicationRequest.cruds', { fhirUser: 'Practitioner/555086689106', roles: ['R8000'] });
     admin = await signToken(server, 'system/*.cruds');
-    fcg71 = await signToken(server, 'system/Task.cru system/MedicationRequest.rs system/MedicationDispense.cr', { client_id: 'pharmacy-FCG71' });
-    other = await signToken(server, 'system/Task.cru system/MedicationRequest.rs system/MedicationDispense.cr', { client_id: 'pharmacy-FCG80' });
+    fcg71 = await signToken(server, 'system/Task.cru system/MedicationRequest.rs system/MedicationDispense.cr', { client_id: 'pharmacy-FCG71', org_code: 'FCG71' });
+    other = await signToken(server, 'system/Task.cru system/MedicationRequest.rs system/MedicationDispense.cr', { client_id: 'pharmacy-FCG80', org_code: 'FCG80' });
   });
   after(async () => { await server.stop(); });
 
@@ -87,6 +87,10 @@ describe('HTTP: EPS dispense-notification, amend and withdraw', function () {
     const q = await released(1);
     const stranger = await dn(dispenseNotification(q, 'FCG80', [{ line: 0, type: '0001' }], '0006'), other);
     expect(spineCode(stranger)).to.equal('PRESCRIPTION_WITH_ANOTHER_DISPENSER');
+    // A notification that claims to come from the dispenser but is sent with another pharmacy's token.
+    const impostor = await dn(dispenseNotification(q, 'FCG71', [{ line: 0, type: '0001' }], '0006'), other);
+    expect(impostor.status).to.equal(403);
+    expect((await state(q)).business).to.equal('0002');
     const unknown = await dn(dispenseNotification(prescriptionOrder(), 'FCG71', [{ line: 0, type: '0001' }], '0006'));
     expect(unknown.status).to.equal(404);
     expect(spineCode(unknown)).to.equal('PRESCRIPTION_NOT_FOUND');

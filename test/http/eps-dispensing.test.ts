@@ -18,7 +18,7 @@ describe('HTTP: EPS cancellation, release and return', function () {
 
   /** A pharmacy system's token (SMART backend services scopes). */
   const pharmacy = async (ods: string) => {
-    if (!pharmacies.has(ods)) pharmacies.set(ods, await signToken(server, 'system/Task.cru system/MedicationRequest.rs system/MedicationDispense.cr', { client_id: `pharmacy-${ods}` }));
+    if (!pharmacies.has(ods)) pharmacies.set(ods, await signToken(server, 'system/Task.cru system/MedicationRequest.rs system/MedicationDispense.cr', { client_id: `pharmacy-${ods}`, org_code: ods }));
     return pharmacies.get(ods)!;
   };
   const as = (token: string, path: string, body?: unknown) =>
@@ -136,6 +136,20 @@ describe('HTTP: EPS cancellation, release and return', function () {
       expect(spineCode(late)).to.equal('PRESCRIPTION_WITH_ANOTHER_DISPENSER');
       expect(late.json.contained[0].identifier[0].value).to.equal('FCG74');
       expect(spineCode(await release('FCG74', p.shortId))).to.equal('PRESCRIPTION_INVALID_STATE_TRANSITION');
+    });
+
+    it('a pharmacy acts only as itself: the token\'s organisation (org_code) must be the releasing or returning pharmacy', async () => {
+      const p = await prescribe({ nominated: 'FCG79' });
+      const impostor = await as(await pharmacy('FCG80'), '/Task/$release', releaseRequest('FCG79'));
+      expect(impostor.status).to.equal(403);
+      expect(impostor.text).to.contain('acts for organisation FCG80, not for FCG79');
+      const noOrg = await signToken(server, 'system/Task.cru system/MedicationRequest.rs', { client_id: 'no-org' });
+      expect((await as(noOrg, '/Task/$release', releaseRequest('FCG79', p.shortId))).status).to.equal(403);
+      expect(await status(p)).to.deep.include({ business: '0001' }); // nothing was released
+      expect((await release('FCG79', p.shortId)).status).to.equal(200);
+      const foreignReturn = await as(await pharmacy('FCG80'), '/Task', returnTask(p.shortId, 'FCG79'));
+      expect(foreignReturn.status).to.equal(403);
+      expect(await status(p)).to.deep.include({ business: '0002', owner: 'FCG79' });
     });
 
     it('exactly one of 10 concurrent releases of one prescription by 10 pharmacies gets it', async () => {

@@ -149,7 +149,8 @@ describe('HTTP: staff sign-in through an OpenID Connect IdP (CIS2-shaped)', func
     expect(consent.text).to.contain('Dr Ada Test');
     expect(token.fhirUser).to.equal(`${server.url}/Practitioner/prac-1`);
     const at = await claimsOf(token.access_token);
-    expect(at).to.include({ sub: `oidc:${SDS}`, client_id: 'public-app', fhirUser: `${server.url}/Practitioner/prac-1` });
+    // The selected role profile's organisation travels in the token (org_code).
+    expect(at).to.include({ sub: `oidc:${SDS}`, client_id: 'public-app', fhirUser: `${server.url}/Practitioner/prac-1`, org_code: 'A83008' });
     expect(at.roles).to.deep.equal(['R8000']);
     const obs = await read('/Observation/obs1', token.access_token);
     expect(obs.status, obs.text).to.equal(200);

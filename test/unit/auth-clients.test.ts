@@ -74,6 +74,7 @@ describe('auth/clients: SMART_CLIENTS validation', () => {
     ['a private key', () => [backend({ jwks: { keys: [{ ...es384, d: 'secret-part' }] } })], 'private key material'],
     ['a broken public key', () => [backend({ jwks: { keys: [{ kty: 'EC', crv: 'P-384', x: 'AA', y: 'AA' }] } })], 'not a valid ES384 public key'],
     ['a short client_secret', () => [{ client_id: 'b', scope: 'system/*.rs', grant_types: ['client_credentials'], client_secret: 'short' }], 'at least 16'],
+    ['an org_code that is not an ODS code', () => [backend({ org_code: 'FC G71' })], 'org_code must be an ODS code'],
     ['client_credentials for a public client', () => [{ client_id: 'p', scope: 'system/*.rs', grant_types: ['client_credentials'], token_endpoint_auth_method: 'none' }], 'confidential client'],
   ];
   for (const [name, json, message] of refusals) {

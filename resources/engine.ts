@@ -9,6 +9,8 @@ import type { SearchPlan } from '../search/plan.js';
 import type { SearchParameterRegistry } from '../search/registry.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store } from '../store/port.js';
 import { LocalTerminology } from '../terminology/local-terminology.js';
+import type { ProfileStage } from './profile-stage.js';
+import { withIgCanonicals } from './profile-stage.js';
 import { ANONYMOUS_READER, HookRegistry, type CandidateSearch, type Reader, type ScoredSearchResult, type WriteOrigin } from './hooks.js';
 import type { PatchBody } from './patch/index.js';
 import { checkBody, checkId, WriteSession, type Criteria, type Preconditions, type WriteContext, type WriteResult } from './write-session.js';
@@ -21,6 +23,8 @@ export interface EngineDeps {
   registry: SearchParameterRegistry;
   extractor: IndexExtractor;
   hooks?: HookRegistry;
+  /** The profile stage (IG content, claimed and required profiles); absent, writes skip it. */
+  profiles?: ProfileStage;
   /** Injected for tests; defaults to the wall clock. */
   now?: () => Date;
 }
@@ -35,7 +39,9 @@ export class InteractionEngine implements CandidateSearch {
   private readonly extractor: IndexExtractor;
   readonly hooks: HookRegistry;
   private readonly now: () => Date;
-  private readonly terminology: LocalTerminology;
+  /** Terminology over stored, IG and R4 base ValueSets/CodeSystems (search :in/:below, bindings). */
+  readonly terminology: LocalTerminology;
+  readonly profiles?: ProfileStage;
   private readonly writeContext: WriteContext;
   /** The current resource of older versions handed out by vread/history, for render()'s hooks. */
   private readonly currentOf = new WeakMap<ResourceVersion, Resource>();
@@ -46,9 +52,10 @@ export class InteractionEngine implements CandidateSearch {
     this.extractor = deps.extractor;
     this.hooks = deps.hooks ?? new HookRegistry();
     this.now = deps.now ?? (() => new Date());
-    this.terminology = new LocalTerminology((type, url) => this.findByCanonicalUrl(type, url));
+    this.profiles = deps.profiles;
+    this.terminology = new LocalTerminology(withIgCanonicals((type, url) => this.findByCanonicalUrl(type, url), () => this.profiles));
     this.writeContext = {
-      extractor: this.extractor, hooks: this.hooks, now: this.now,
+      extractor: this.extractor, hooks: this.hooks, now: this.now, profiles: this.profiles,
       criteriaPlan: (resourceType, criteria) => this.plan([resourceType], criteria, { strict: true, defaultCount: 2, maxCount: 2 }, true),
     };
   }
@@ -147,17 +154,23 @@ export class InteractionEngine implements CandidateSearch {
 
   /**
    * The problems a create (or, with an id, an update) of `body` would be refused for, without
-   * writing anything: structure, resource type and id, and the type's business rules.
+   * writing anything: structure, resource type and id, the type's business rules, and the
+   * profiles that apply (claimed, required, and `profile` when given), warnings included.
    */
-  async validate(resourceType: string, body: unknown, id?: string): Promise<OperationOutcomeIssue[]> {
+  async validate(resourceType: string, body: unknown, id?: string, profile?: string): Promise<OperationOutcomeIssue[]> {
     this.assertType(resourceType);
+    if (profile !== undefined && !this.profiles && profile.split('|')[0] !== `http://hl7.org/fhir/StructureDefinition/${resourceType}`) {
+      throw errors.badRequest(`Validation against '${profile}' is not available: this server has no profile validator`);
+    }
     try {
       if (id !== undefined) this.assertId(resourceType, id);
       const resource = checkBody(resourceType, body);
       if (id !== undefined && resource.id !== id) throw errors.badRequest(`The resource id '${String(resource.id)}' is not '${id}'`, [`${resourceType}.id`]);
       await this.hooks.for(resourceType).validate?.(resource);
-      return [];
+      return this.profiles ? await this.profiles.issues(resource, profile) : [];
     } catch (e) {
+      // An asked-for profile the server does not hold: the validation cannot be performed (400).
+      if (e instanceof FhirError && e.status === 400 && profile !== undefined && /is not known to this server/.test(e.message)) throw e;
       if (e instanceof FhirError && e.status < 500) return e.issues;
       throw e;
     }

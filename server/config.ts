@@ -52,6 +52,16 @@ export interface Config {
   smartClients?: string;
   /** ACCESS_TOKEN_SECONDS: lifetime of issued access tokens (default 300, SMART's recommended ceiling). */
   accessTokenSeconds: number;
+  /**
+   * IG_PATHS: implementation-guide content loaded at start-up (comma- or colon-separated): folders
+   * of FHIR JSON/XML files, searched recursively, and FHIR package .tgz files. Empty: the R4 base only.
+   */
+  igPaths: string[];
+  /**
+   * REQUIRED_PROFILES: profiles every write of a type must meet, whatever it claims, as
+   * comma-separated `Type=canonical-url` pairs (a type may be named more than once).
+   */
+  requiredProfiles: Record<string, string[]>;
 }
 
 function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -83,6 +93,20 @@ function authMode(env: NodeJS.ProcessEnv): 'smart' | 'off' {
   return raw;
 }
 
+function paths(env: NodeJS.ProcessEnv, name: string): string[] {
+  return (env[name] ?? '').split(/[,:]/).map((p) => p.trim()).filter((p) => p !== '');
+}
+
+function requiredProfiles(env: NodeJS.ProcessEnv): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const pair of (env.REQUIRED_PROFILES ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Z][A-Za-z]+)=(\S+)$/.exec(pair);
+    if (!m) throw new Error(`REQUIRED_PROFILES must be comma-separated Type=url pairs (got '${pair}')`);
+    (out[m[1]] ??= []).push(m[2]);
+  }
+  return out;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const synchronous = (env.SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new Error(`SQLITE_SYNCHRONOUS must be FULL or NORMAL (got '${synchronous}')`);
@@ -104,6 +128,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     auth: authMode(env),
     audit: flag(env, 'AUDIT', true),
     accessTokenSeconds: integer(env, 'ACCESS_TOKEN_SECONDS', 300, 1),
+    igPaths: paths(env, 'IG_PATHS'),
+    requiredProfiles: requiredProfiles(env),
   };
   if (config.accessTokenSeconds > 86_400) throw new Error(`ACCESS_TOKEN_SECONDS must be at most 86400 (got '${env.ACCESS_TOKEN_SECONDS}')`);
   if (env.SMART_CLIENTS) config.smartClients = env.SMART_CLIENTS;

@@ -105,14 +105,14 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
   router.route('/_search').post(systemSearch(true)).all(methodNotAllowed(['POST']));
   router.route('/$reindex').post(reindexHandler(engine, undefined)).all(methodNotAllowed(['POST']));
   router.route('/:type/_search').post(typeSearch(true)).all(methodNotAllowed(['POST']));
-  router.route('/:type/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
+  router.route('/:type/$validate').get(validateHandler(engine)).post(validateHandler(engine)).all(methodNotAllowed(['GET', 'POST']));
   router.route('/:type/$match')
     .post(async (req, res) => {
       const { type } = req.params as { type: string };
       sendFhir(req, res, 200, scoredSearchText(await engine.match(type, jsonBody(req)), baseUrl(req, config), `${type}/$match`, []));
     })
     .all(methodNotAllowed(['POST']));
-  router.route('/:type/:id/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
+  router.route('/:type/:id/$validate').get(validateHandler(engine)).post(validateHandler(engine)).all(methodNotAllowed(['GET', 'POST']));
   router.route('/:type/$reindex').post((req, res) => reindexHandler(engine, (req.params as { type: string }).type)(req, res))
     .all(methodNotAllowed(['POST']));
 

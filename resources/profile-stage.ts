@@ -1,0 +1,134 @@
+import type { CodeSystem, OperationOutcomeIssue, Resource, StructureDefinition, ValueSet } from 'fhir/r4.js';
+import { errors, FhirError } from '../fhir/errors.js';
+import type { CodeChecker } from '../profiles/code-checker.js';
+import type { IgContent } from '../profiles/ig-source.js';
+import { hasErrors, ProfilePolicy, type RequiredProfiles } from '../profiles/policy.js';
+import { generateSnapshot } from '../profiles/snapshot.js';
+import { StructureDefinitionRegistry } from '../profiles/structure-definitions.js';
+import { ProfileValidator } from '../profiles/validator.js';
+import type { CanonicalLookup, LocalTerminology } from '../terminology/local-terminology.js';
+import type { ResourceHooks } from './hooks.js';
+
+/**
+ * The profile stage of every write, and of $validate: the second stage after the structural
+ * (JSON schema) one, run only when a profile applies to the resource (it claims one in
+ * meta.profile, or its type has a required profile). A resource failing it is refused with 422
+ * and an OperationOutcome whose issues carry FHIRPath expressions; nothing is written.
+ *
+ * It owns the StructureDefinitions in force: the R4 base, the implementation guides loaded from
+ * IG_PATHS at start-up, and StructureDefinitions posted to the server (in force once their write
+ * commits). The IGs' ValueSets and CodeSystems are offered to terminology through `canonical`.
+ */
+export class ProfileStage {
+  readonly registry = new StructureDefinitionRegistry();
+  readonly validator: ProfileValidator;
+  readonly policy: ProfilePolicy;
+  /** IG ValueSets / CodeSystems (and other conformance resources) by `type|url`. */
+  private readonly igCanonicals = new Map<string, Resource>();
+
+  constructor(codes: CodeChecker, required: RequiredProfiles = {}) {
+    this.validator = new ProfileValidator(this.registry, codes);
+    this.policy = new ProfilePolicy(this.validator, required);
+  }
+
+  /** Puts an implementation guide's content in force (start-up). */
+  loadIg(content: IgContent): void {
+    for (const r of content.resources) {
+      const url = (r as { url?: string }).url;
+      if (!url) continue;
+      if (r.resourceType === 'StructureDefinition') this.registry.add(r as StructureDefinition);
+      else this.igCanonicals.set(`${r.resourceType}|${url}`, r);
+    }
+  }
+
+  /** An IG conformance resource by type and canonical url (`url|version` accepted, version ignored). */
+  canonical<T extends Resource>(resourceType: string, url: string): T | undefined {
+    return this.igCanonicals.get(`${resourceType}|${url.split('|')[0]}`) as T | undefined;
+  }
+
+  /** The write-path check: throws 422 when the resource fails a profile that applies to it. */
+  async enforce(resource: Resource): Promise<void> {
+    if (!this.policy.applies(resource)) return;
+    const issues = await this.policy.check(resource);
+    if (hasErrors(issues)) throw new FhirError(422, issues);
+  }
+
+  /** $validate: the issues against the claimed, required and asked-for profiles (400 for an asked-for profile not held). */
+  async issues(resource: Resource, profile?: string): Promise<OperationOutcomeIssue[]> {
+    const explicit: string[] = [];
+    if (profile !== undefined) {
+      if (!this.registry.get(profile)) throw errors.badRequest(`The profile '${profile}' is not known to this server, so the resource cannot be validated against it`);
+      explicit.push(profile);
+    }
+    return this.policy.check(resource, explicit);
+  }
+
+  /**
+   * StructureDefinition writes: one the validator could not use (no url, a base it does not hold,
+   * a differential that does not fit its base) is refused with 422; a committed one is in force
+   * for the next request, its snapshot generated from the differential when it has none.
+   */
+  structureDefinitionHooks(): ResourceHooks {
+    const urlById = new Map<string, { url: string; version?: string }>();
+    return {
+      validate: (resource) => {
+        const sd = resource as StructureDefinition;
+        if (!sd.url) throw errors.unprocessable('A StructureDefinition needs a url to be used', ['StructureDefinition.url']);
+        if (sd.snapshot?.element?.length) return;
+        if (!sd.differential?.element?.length) throw errors.unprocessable('A StructureDefinition needs a snapshot or a differential', ['StructureDefinition.differential']);
+        if (sd.derivation !== 'constraint' || !sd.baseDefinition) {
+          throw errors.unprocessable('Without a snapshot, a StructureDefinition must be a constraint on a baseDefinition (a snapshot is generated from its differential)', ['StructureDefinition.baseDefinition']);
+        }
+        try {
+          const base = this.registry.snapshot(sd.baseDefinition);
+          generateSnapshot(sd, base, (url) => {
+            try { return this.registry.snapshot(url); } catch { return undefined; }
+          });
+        } catch (e) {
+          throw errors.unprocessable(`No snapshot can be generated for this StructureDefinition: ${(e as Error).message}`, ['StructureDefinition.differential']);
+        }
+      },
+      afterCommit: ({ id, resource }) => {
+        const previous = urlById.get(id);
+        if (previous) {
+          this.registry.remove(previous.url, previous.version);
+          urlById.delete(id);
+        }
+        const sd = resource as StructureDefinition | undefined;
+        if (sd?.url && sd.status !== 'retired') {
+          this.registry.add(sd);
+          urlById.set(id, { url: sd.url, version: sd.version });
+        }
+      },
+    };
+  }
+}
+
+/**
+ * The CodeChecker the profile stage uses, over the terminology the server holds (stored
+ * ValueSets and CodeSystems, then the IGs', then the R4 base ones). A value set that cannot be
+ * expanded here (it draws on SNOMED CT or another system the server does not hold, or is too
+ * large) is 'unknown', never 'invalid'.
+ */
+export function localCodeChecker(terminology: LocalTerminology): CodeChecker {
+  return {
+    async validateCode(valueSetUrl, coding) {
+      if (coding.code === undefined) return 'unknown';
+      let codes;
+      try {
+        codes = await terminology.expand(valueSetUrl);
+      } catch {
+        return 'unknown';
+      }
+      if (!codes) return 'unknown';
+      const hit = codes.some((c) => c.code === coding.code && (coding.system === undefined || c.system === coding.system));
+      return hit ? 'valid' : 'invalid';
+    },
+  };
+}
+
+/** Stored conformance resources first (the API's word is the latest), then the IGs'. */
+export function withIgCanonicals(stored: CanonicalLookup, stage: () => ProfileStage | undefined): CanonicalLookup {
+  return async <T extends CodeSystem | ValueSet>(type: T['resourceType'], url: string) =>
+    (await stored<T>(type, url)) ?? stage()?.canonical<T>(type, url);
+}

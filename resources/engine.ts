@@ -148,6 +148,7 @@ export class InteractionEngine implements CandidateSearch {
     });
     for (const { version, resource } of session!.changes) {
       this.hooks.for(version.resourceType).afterCommit?.({ id: version.id, resource: version.deleted ? undefined : resource });
+      this.profiles?.committed(version.resourceType);
     }
     return result;
   }

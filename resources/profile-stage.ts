@@ -1,6 +1,6 @@
 import type { CodeSystem, OperationOutcomeIssue, Resource, StructureDefinition, ValueSet } from 'fhir/r4.js';
 import { errors, FhirError } from '../fhir/errors.js';
-import type { CodeChecker } from '../profiles/code-checker.js';
+import type { CodeChecker, CodeCheckResult } from '../profiles/code-checker.js';
 import type { IgContent } from '../profiles/ig-source.js';
 import { hasErrors, ProfilePolicy, type RequiredProfiles } from '../profiles/policy.js';
 import { generateSnapshot } from '../profiles/snapshot.js';
@@ -44,6 +44,17 @@ export class ProfileStage {
   /** An IG conformance resource by type and canonical url (`url|version` accepted, version ignored). */
   canonical<T extends Resource>(resourceType: string, url: string): T | undefined {
     return this.igCanonicals.get(`${resourceType}|${url.split('|')[0]}`) as T | undefined;
+  }
+
+  /**
+   * Bumped whenever a ValueSet or CodeSystem write commits: binding results cached by the code
+   * checker are good for one generation (the IG's and R4's never change, stored ones may).
+   */
+  terminologyGeneration = 0;
+
+  /** Told by the engine after each committed write. */
+  committed(resourceType: string): void {
+    if (resourceType === 'ValueSet' || resourceType === 'CodeSystem') this.terminologyGeneration++;
   }
 
   /** The write-path check: throws 422 when the resource fails a profile that applies to it. */
@@ -110,9 +121,30 @@ export class ProfileStage {
  * expanded here (it draws on SNOMED CT or another system the server does not hold, or is too
  * large) is 'unknown', never 'invalid'.
  */
-export function localCodeChecker(terminology: LocalTerminology): CodeChecker {
+export function localCodeChecker(terminology: LocalTerminology, generation: () => number = () => 0): CodeChecker {
+  // Results by value set and coding, for the current terminology generation: a required binding
+  // on a hot element (gender, identifier use) is then a map lookup, not a store query.
+  const cache = new Map<string, CodeCheckResult>();
+  let cachedGeneration = generation();
+  const MAX_CACHED = 50_000;
   return {
     async validateCode(valueSetUrl, coding) {
+      if (generation() !== cachedGeneration) {
+        cache.clear();
+        cachedGeneration = generation();
+      }
+      const key = `${valueSetUrl}\u0000${coding.system ?? ''}\u0000${coding.code ?? ''}`;
+      let result = cache.get(key);
+      if (result === undefined) {
+        result = await check(valueSetUrl, coding);
+        if (cache.size >= MAX_CACHED) cache.clear();
+        cache.set(key, result);
+      }
+      return result;
+    },
+  };
+
+  async function check(valueSetUrl: string, coding: { system?: string; code?: string }): Promise<CodeCheckResult> {
       if (coding.code === undefined) return 'unknown';
       let codes;
       try {
@@ -123,8 +155,7 @@ export function localCodeChecker(terminology: LocalTerminology): CodeChecker {
       if (!codes) return 'unknown';
       const hit = codes.some((c) => c.code === coding.code && (coding.system === undefined || c.system === coding.system));
       return hit ? 'valid' : 'invalid';
-    },
-  };
+  }
 }
 
 /** Stored conformance resources first (the API's word is the latest), then the IGs'. */

@@ -104,7 +104,7 @@ export async function buildEngine(store: Store, logger: Logger, config: Config):
   loadImplementationGuides(profiles, config, logger);
   hooks.register('StructureDefinition', profiles.structureDefinitionHooks());
   const engine = new InteractionEngine({ store, registry, extractor, hooks, profiles });
-  codes = localCodeChecker(engine.terminology);
+  codes = localCodeChecker(engine.terminology, () => profiles.terminologyGeneration);
   await loadStoredSearchParameters(store, hooks);
   await loadStored(store, hooks, 'StructureDefinition');
   const missing = profiles.policy.missingRequired();

@@ -17,7 +17,7 @@ function compiled(base: string, expression: string): Compiled | Error {
   let fn = cache.get(key);
   if (!fn) {
     try {
-      fn = fhirpath.compile({ base, expression }, r4 as never, { traceFn: () => undefined } as never) as unknown as Compiled;
+      fn = fhirpath.compile({ base, expression }, r4 as never, { traceFn: () => undefined, resolveInternalTypes: false } as never) as unknown as Compiled;
     } catch (e) {
       fn = e as Error;
     }

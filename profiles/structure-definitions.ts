@@ -73,6 +73,11 @@ export class StructureDefinitionRegistry {
     return found && (version === undefined || found.version === undefined || found.version === version) ? found : undefined;
   }
 
+  /** True when `url` is one of the R4 base definitions (which posted content may not replace). */
+  isBase(url: string): boolean {
+    return base().has(url.split('|')[0]);
+  }
+
   /** True when the definition came from the IG or the API rather than the R4 base. */
   isAdded(url: string): boolean {
     return this.added.has(url.split('|')[0]);

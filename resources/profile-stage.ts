@@ -85,6 +85,8 @@ export class ProfileStage {
       validate: (resource) => {
         const sd = resource as StructureDefinition;
         if (!sd.url) throw errors.unprocessable('A StructureDefinition needs a url to be used', ['StructureDefinition.url']);
+        // Replacing an R4 definition would change what every resource of that type is checked against.
+        if (this.registry.isBase(sd.url)) throw errors.unprocessable(`'${sd.url}' is an R4 base definition and cannot be replaced`, ['StructureDefinition.url']);
         if (sd.snapshot?.element?.length) return;
         if (!sd.differential?.element?.length) throw errors.unprocessable('A StructureDefinition needs a snapshot or a differential', ['StructureDefinition.differential']);
         if (sd.derivation !== 'constraint' || !sd.baseDefinition) {

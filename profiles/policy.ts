@@ -21,7 +21,7 @@ export class ProfilePolicy {
 
   /** Whether a write of this resource needs the profile stage at all (the hot path skips it otherwise). */
   applies(resource: Resource): boolean {
-    return (resource.meta?.profile?.length ?? 0) > 0 || (this.required[resource.resourceType]?.length ?? 0) > 0;
+    return claims(resource) || (this.required[resource.resourceType]?.length ?? 0) > 0 || nestedClaims(resource);
   }
 
   /** Required profiles that the server does not hold (to refuse start-up with). */
@@ -43,10 +43,23 @@ export class ProfilePolicy {
         });
       }
     });
+    if (profiles.size === 0 && nestedClaims(resource)) {
+      // Only resources inside it claim profiles: the walk along the base definition reaches them.
+      profiles.add(`http://hl7.org/fhir/StructureDefinition/${type}`);
+    }
     if (profiles.size === 0 && issues.length === 0) return [];
     issues.push(...(await this.validator.validate(resource, [...profiles])));
     return issues;
   }
+}
+
+const claims = (resource: Resource | undefined) => (resource?.meta?.profile?.length ?? 0) > 0;
+
+/** A contained resource or a Bundle entry claims a profile (one level down: where claims are met in practice). */
+function nestedClaims(resource: Resource): boolean {
+  const contained = (resource as { contained?: Resource[] }).contained ?? [];
+  const entries = resource.resourceType === 'Bundle' ? (resource as { entry?: { resource?: Resource }[] }).entry ?? [] : [];
+  return contained.some(claims) || entries.some((e) => claims(e.resource));
 }
 
 export function hasErrors(issues: OperationOutcomeIssue[]): boolean {

@@ -185,8 +185,30 @@ export class ProfileValidator implements SlicingContext {
         walk.issues.push(issue(c.severity === 'warning' ? 'warning' : 'error', 'invariant', `Constraint failed: ${c.key}: ${c.human}`, path));
       }
     }
-    if (typeof value === 'object' && value !== null && !Array.isArray(value) && node.children.length) {
-      this.walkChildren(node, value as Record<string, unknown>, path, walk);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      if (node.children.length) this.walkChildren(node, value as Record<string, unknown>, path, walk);
+      else if (value !== walk.root && typeof (value as { resourceType?: unknown }).resourceType === 'string') this.checkNested(node, value as Resource, path, walk);
+    }
+  }
+
+  /**
+   * A resource inside the resource (Bundle.entry.resource, contained, Parameters.parameter.resource)
+   * against the profiles it claims that the server holds and those the element's type names, with
+   * its own %resource. Claims the server does not hold are warnings, as at the top level.
+   */
+  private checkNested(node: PlanNode, resource: Resource, path: string, walk: Walk): void {
+    const profiles = new Set(node.types.flatMap((t) => t.profiles));
+    (resource.meta?.profile ?? []).forEach((url, i) => {
+      if (this.registry.get(url)) profiles.add(url);
+      else walk.issues.push(issue('warning', 'not-supported', `The resource claims conformance to '${url}', which this server does not hold: the claim was not checked`, `${path}.meta.profile[${i}]`));
+    });
+    const nested: Walk = { root: resource, issues: walk.issues, bindings: walk.bindings };
+    for (const url of profiles) {
+      const plan = this.plan(url);
+      const sd = this.registry.get(url);
+      if ('error' in plan || !sd) walk.issues.push(issue('error', 'processing', `Cannot validate against '${url}': ${'error' in plan ? plan.error : 'not known'}`, path));
+      else if (sd.type !== resource.resourceType) walk.issues.push(issue('error', 'invalid', `Profile '${url}' is for ${sd.type} resources, not ${resource.resourceType}`, path));
+      else this.checkElement(plan.root, { value: resource }, path, nested);
     }
   }
 

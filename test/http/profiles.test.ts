@@ -167,6 +167,11 @@ const BROKEN: Broken[] = [
   },
   { title: 'UK Core: base invariant pat-1 (a contact needs a name, telecom, address or organization)', resource: ukPatient({ contact: [{ gender: 'female' }] }), code: 'invariant', expression: 'Patient.contact[0]' },
   {
+    title: 'UK Core: extensible binding (marital status) with a code outside its value set is a warning',
+    resource: ukPatient({ maritalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'ZZ' }] } }),
+    code: 'code-invalid', expression: 'Patient.maritalStatus', severity: 'warning',
+  },
+  {
     title: 'an unknown modifier extension',
     resource: ukPatient({ modifierExtension: [{ url: 'https://example.org/modifier', valueBoolean: true }] }),
     code: 'extension', expression: 'Patient.modifierExtension[0]',
@@ -175,6 +180,11 @@ const BROKEN: Broken[] = [
     title: 'a required element inside a known extension (an extension with no value)',
     resource: ukPatient({ extension: [birthSex({ extension: [{ url: 'x', valueString: 'y' }] })] }),
     code: 'required', expression: 'Patient.extension[0].value',
+  },
+  {
+    title: 'a resource inside a Bundle, against the profile it claims',
+    resource: { resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl: 'urn:uuid:8b2e5f4e-1d6a-4c1e-9a55-0a3c2e1f7b10', resource: goodPatient({ active: false }) }] },
+    code: 'value', expression: 'Bundle.entry[0].resource.active',
   },
   { title: 'a profile for another resource type', resource: { ...ukPatient(), meta: { profile: [`${UKCORE}UKCore-Organization`] } }, code: 'invalid', expression: 'Patient' },
 ];

@@ -1,5 +1,6 @@
 import type { OperationOutcomeIssue, Resource, StructureDefinition } from 'fhir/r4.js';
 import type { CodeChecker, CodeCheckResult } from './code-checker.js';
+import { ExtensionContexts, type ExtensionHost } from './extension-context.js';
 import { evaluateInvariant } from './invariants.js';
 import { compilePlan, type PlanNode, type PlanType } from './plan.js';
 import { sliceFor, type Item, type SlicingContext } from './slicing.js';
@@ -41,9 +42,12 @@ function issue(severity: Issue['severity'], code: Issue['code'], diagnostics: st
 }
 
 export class ProfileValidator implements SlicingContext {
+  private readonly contexts: ExtensionContexts;
   private readonly plans = new Map<string, { generation: number; root: PlanNode } | { generation: number; error: string }>();
 
-  constructor(private readonly registry: StructureDefinitionRegistry, private readonly codes: CodeChecker) {}
+  constructor(private readonly registry: StructureDefinitionRegistry, private readonly codes: CodeChecker) {
+    this.contexts = new ExtensionContexts(registry);
+  }
 
   /** The compiled root of a definition, or undefined when it is unknown or its snapshot cannot be made. */
   planOf(url: string): PlanNode | undefined {
@@ -97,7 +101,7 @@ export class ProfileValidator implements SlicingContext {
       }
       this.checkElement(plan.root, { value: resource }, type, walk);
     }
-    this.checkExtensions(resource, type, walk);
+    this.checkExtensions(resource, type, type, walk);
     await this.checkBindings(walk);
     return dedupe(walk.issues);
   }
@@ -249,25 +253,28 @@ export class ProfileValidator implements SlicingContext {
    * profile that wants only known ones says so with closed slicing. An unknown modifier extension
    * is an error: R4 forbids ignoring one (extensibility.html#modifierExtension).
    */
-  private checkExtensions(value: unknown, path: string, walk: Walk): void {
+  private checkExtensions(value: unknown, path: string, host: string, walk: Walk, hostExtension?: string): void {
     if (typeof value !== 'object' || value === null) return;
     if (Array.isArray(value)) {
-      value.forEach((v, i) => this.checkExtensions(v, `${path}[${i}]`, walk));
+      value.forEach((v, i) => this.checkExtensions(v, `${path}[${i}]`, host, walk, hostExtension));
       return;
     }
+    // A resource inside the resource is its own host root (contexts name 'Patient', not 'Bundle.entry.resource').
+    const resourceType = (value as { resourceType?: unknown }).resourceType;
+    if (typeof resourceType === 'string' && value !== walk.root) host = resourceType;
     for (const [key, child] of Object.entries(value)) {
       const name = key.startsWith('_') ? key.slice(1) : key;
       if ((key === 'extension' || key === 'modifierExtension') && Array.isArray(child)) {
-        child.forEach((ext, i) => this.checkExtension(ext, `${path}.${key}[${i}]`, key === 'modifierExtension', walk));
+        child.forEach((ext, i) => this.checkExtension(ext, `${path}.${key}[${i}]`, { path: host, extensionUrl: hostExtension }, key === 'modifierExtension', walk));
       } else if (typeof child === 'object' && child !== null) {
         const repeats = Array.isArray(child);
-        if (repeats) child.forEach((v, i) => this.checkExtensions(v, `${path}.${name}[${i}]`, walk));
-        else this.checkExtensions(child, `${path}.${name}`, walk);
+        if (repeats) child.forEach((v, i) => this.checkExtensions(v, `${path}.${name}[${i}]`, `${host}.${name}`, walk));
+        else this.checkExtensions(child, `${path}.${name}`, `${host}.${name}`, walk);
       }
     }
   }
 
-  private checkExtension(ext: unknown, path: string, modifier: boolean, walk: Walk): void {
+  private checkExtension(ext: unknown, path: string, host: ExtensionHost, modifier: boolean, walk: Walk): void {
     const url = (ext as { url?: unknown })?.url;
     if (typeof url !== 'string') return;
     const sd = this.registry.get(url);
@@ -281,10 +288,14 @@ export class ProfileValidator implements SlicingContext {
       walk.issues.push(issue('warning', 'extension', `Extension '${url}' could not be checked: ${plan.error}`, path));
       return;
     }
+    const allowed = this.contexts.disallowed(sd, host);
+    if (allowed !== undefined) {
+      walk.issues.push(issue('warning', 'extension', `Extension '${url}' is used on ${host.path}, where its definition does not allow it (contexts: ${allowed})`, path));
+    }
     this.checkElement(plan.root, { value: ext }, path, walk);
     // Extensions on the extension's own value (rare) are checked too; its sub-extensions were
     // checked by its definition (their urls are names local to it).
-    for (const [key, v] of Object.entries(ext as object)) if (key.startsWith('value')) this.checkExtensions(v, `${path}.${key}`, walk);
+    for (const [key, v] of Object.entries(ext as object)) if (key.startsWith('value')) this.checkExtensions(v, `${path}.${key}`, 'Extension', walk, url);
   }
 
   private async checkBindings(walk: Walk): Promise<void> {
@@ -327,10 +338,16 @@ function invariantBase(node: PlanNode, suffix?: string): string {
   return suffix ? node.path.replace(/\[x\]$/, suffix) : node.path;
 }
 
+/**
+ * One issue per finding: an element reached twice (an extension slice that unfolds its definition
+ * and the extension checked against that definition) reports the same thing under two definition
+ * paths ('Patient.extension.value[x]: …' and 'Extension.value[x]: …'), so the leading definition
+ * path is not part of the key.
+ */
 function dedupe(issues: Issue[]): Issue[] {
   const seen = new Set<string>();
   return issues.filter((i) => {
-    const key = `${i.severity}|${i.code}|${i.expression?.[0]}|${i.diagnostics}`;
+    const key = `${i.severity}|${i.code}|${i.expression?.[0]}|${(i.diagnostics ?? '').replace(/^[A-Za-z]+(\.[A-Za-z[\]]+)*: /, '')}`;
     return seen.has(key) ? false : (seen.add(key), true);
   });
 }

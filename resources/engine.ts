@@ -163,6 +163,8 @@ export class InteractionEngine implements CandidateSearch {
     if (profile !== undefined && !this.profiles && profile.split('|')[0] !== `http://hl7.org/fhir/StructureDefinition/${resourceType}`) {
       throw errors.badRequest(`Validation against '${profile}' is not available: this server has no profile validator`);
     }
+    // An asked-for profile the server does not hold: the validation cannot be performed (400).
+    if (profile !== undefined) this.profiles?.assertKnown(profile);
     try {
       if (id !== undefined) this.assertId(resourceType, id);
       const resource = checkBody(resourceType, body);
@@ -170,8 +172,6 @@ export class InteractionEngine implements CandidateSearch {
       await this.hooks.for(resourceType).validate?.(resource);
       return this.profiles ? await this.profiles.issues(resource, profile) : [];
     } catch (e) {
-      // An asked-for profile the server does not hold: the validation cannot be performed (400).
-      if (e instanceof FhirError && e.status === 400 && profile !== undefined && /is not known to this server/.test(e.message)) throw e;
       if (e instanceof FhirError && e.status < 500) return e.issues;
       throw e;
     }

@@ -64,14 +64,15 @@ export class ProfileStage {
     if (hasErrors(issues)) throw new FhirError(422, issues);
   }
 
-  /** $validate: the issues against the claimed, required and asked-for profiles (400 for an asked-for profile not held). */
+  /** Throws 400 when `profile` is not held: $validate against it cannot be performed. */
+  assertKnown(profile: string): void {
+    if (!this.registry.get(profile)) throw errors.badRequest(`The profile '${profile}' is not known to this server, so the resource cannot be validated against it`);
+  }
+
+  /** $validate: the issues against the claimed, required and asked-for profiles. */
   async issues(resource: Resource, profile?: string): Promise<OperationOutcomeIssue[]> {
-    const explicit: string[] = [];
-    if (profile !== undefined) {
-      if (!this.registry.get(profile)) throw errors.badRequest(`The profile '${profile}' is not known to this server, so the resource cannot be validated against it`);
-      explicit.push(profile);
-    }
-    return this.policy.check(resource, explicit);
+    if (profile !== undefined) this.assertKnown(profile);
+    return this.policy.check(resource, profile === undefined ? [] : [profile]);
   }
 
   /**

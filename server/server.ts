@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { Resource } from 'fhir/r4.js';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -101,8 +102,16 @@ export async function buildEngine(store: Store, logger: Logger, config: Config):
   // The profile stage asks terminology, which the engine owns (stored, IG and base value sets).
   let codes: CodeChecker | undefined;
   const profiles = new ProfileStage({ validateCode: (valueSet, coding) => codes!.validateCode(valueSet, coding) }, config.requiredProfiles);
-  loadImplementationGuides(profiles, config, logger);
+  const igSearchParameters = loadImplementationGuides(profiles, config, logger);
   hooks.register('StructureDefinition', profiles.structureDefinitionHooks());
+  // The IGs' SearchParameters are in force like stored ones (indexed on new writes; $reindex for older).
+  for (const sp of igSearchParameters) {
+    try {
+      hooks.for('SearchParameter').afterCommit!({ id: `ig:${(sp as { url?: string }).url}`, resource: sp });
+    } catch (err) {
+      logger.warn({ err, url: (sp as { url?: string }).url }, 'implementation guide SearchParameter skipped');
+    }
+  }
   const engine = new InteractionEngine({ store, registry, extractor, hooks, profiles });
   codes = localCodeChecker(engine.terminology, () => profiles.terminologyGeneration);
   await loadStoredSearchParameters(store, hooks);
@@ -116,8 +125,8 @@ export async function buildEngine(store: Store, logger: Logger, config: Config):
  * IG_PATHS content, in force before the first request. Only a server that names IG content pays
  * for it (the R4 base definitions, ~1 s, are otherwise parsed on the first profile validation).
  */
-function loadImplementationGuides(profiles: ProfileStage, config: Config, logger: Logger): void {
-  if (config.igPaths.length === 0) return;
+function loadImplementationGuides(profiles: ProfileStage, config: Config, logger: Logger): Resource[] {
+  if (config.igPaths.length === 0) return [];
   const started = performance.now();
   warmBaseDefinitions(); // first, so the XML parser reuses the parsed R4 definitions
   const content = loadIgPaths(config.igPaths);
@@ -126,6 +135,7 @@ function loadImplementationGuides(profiles: ProfileStage, config: Config, logger
   for (const r of content.resources) counts[r.resourceType] = (counts[r.resourceType] ?? 0) + 1;
   logger.info({ igPaths: config.igPaths, files: content.files, loaded: counts, ms: Math.round(performance.now() - started) }, 'implementation guides loaded');
   for (const problem of content.problems) logger.warn({ problem }, 'implementation guide file skipped');
+  return content.resources.filter((r) => r.resourceType === 'SearchParameter');
 }
 
 /** Custom SearchParameters stored by earlier runs are in force again before the first request. */

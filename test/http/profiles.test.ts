@@ -288,6 +288,13 @@ describe('HTTP: profile validation with IG_PATHS=../shared/ukcore', function () 
       });
     }
 
+    it('an extension used where its definition does not allow it is a warning', async () => {
+      const res = await validate(ukPatient({ name: [{ family: 'Testing', extension: [birthSex({ valueCodeableConcept: { coding: [{ system: 'http://hl7.org/fhir/administrative-gender', code: 'female' }] } })] }] }));
+      const warning = res.json.issue.find((i: any) => i.code === 'extension' && i.expression?.[0] === 'Patient.name[0].extension[0]');
+      expect(warning, res.text).to.include({ severity: 'warning' });
+      expect(warning.diagnostics).to.match(/Patient\.name/);
+    });
+
     it('an unknown extension on a profile that does not close its extensions is a warning only', async () => {
       const res = await validate(ukPatient({ extension: [{ url: 'https://example.org/unknown', valueString: 'x' }] }));
       expect(errorsOf(res.json)).to.deep.equal([]);
@@ -378,6 +385,36 @@ describe('HTTP: profile validation with IG_PATHS=../shared/ukcore', function () 
       expect(deleted.status).to.be.oneOf([200, 204]);
       res = await validate({ ...claim, birthDate: '1990-01-01' });
       expect(res.json.issue[0]).to.include({ severity: 'warning', code: 'not-supported' });
+    });
+
+    it('a ValueSet posted (and changed) is what a required binding checks against, at once', async () => {
+      const vs = {
+        resourceType: 'ValueSet', url: 'https://vertebra.example/ValueSet/shoe-colour', status: 'active',
+        compose: { include: [{ system: 'https://vertebra.example/CodeSystem/colour', concept: [{ code: 'red' }, { code: 'blue' }] }] },
+      };
+      const created = await server.fhir('/ValueSet', { method: 'POST', body: vs });
+      expect(created.status, created.text).to.equal(201);
+      const profile = { ...testProfile(), url: 'https://vertebra.example/StructureDefinition/Colour', name: 'Colour' };
+      (profile as any).differential.element = [{
+        id: 'Patient.maritalStatus', path: 'Patient.maritalStatus',
+        binding: { strength: 'required', valueSet: vs.url },
+      }];
+      expect((await server.fhir('/StructureDefinition', { method: 'POST', body: profile })).status).to.equal(201);
+      const patient = (code: string) => ({ ...ukPatient(), meta: { profile: [profile.url] }, maritalStatus: { coding: [{ system: 'https://vertebra.example/CodeSystem/colour', code }] } });
+      expect(errorsOf((await validate(patient('red'))).json)).to.deep.equal([]);
+      const green = await validate(patient('green'));
+      expect(errorsOf(green.json)[0]).to.include({ code: 'code-invalid' });
+      // The value set changes: the cached answers go with it.
+      vs.compose.include[0].concept = [{ code: 'green' }];
+      const updated = await server.fhir(`/ValueSet/${created.json.id}`, { method: 'PUT', body: { ...vs, id: created.json.id } });
+      expect(updated.status, updated.text).to.equal(200);
+      expect(errorsOf((await validate(patient('green'))).json)).to.deep.equal([]);
+      expect(errorsOf((await validate(patient('red'))).json)[0]).to.include({ code: 'code-invalid' });
+    });
+
+    it('an R4 base definition cannot be replaced', async () => {
+      const res = await server.fhir('/StructureDefinition', { method: 'POST', body: { ...testProfile(), url: 'http://hl7.org/fhir/StructureDefinition/Patient' } });
+      expect(res.status, res.text).to.equal(422);
     });
 
     it('one whose differential does not fit its base is refused with 422', async () => {

@@ -191,6 +191,12 @@ export class ProfileValidator implements SlicingContext {
     }
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       if (node.children.length) this.walkChildren(node, value as Record<string, unknown>, path, walk);
+      else if (type && type.profiles.length === 1 && type.code !== 'Extension' && /^[A-Z]/.test(type.code) && type.profiles[0] !== node.path) {
+        // A data type constrained by a profile of its own (Dosage.doseQuantity: SimpleQuantity):
+        // extensions are left to the extension pass, which checks every one against its definition.
+        const root = this.planOf(type.profiles[0]);
+        if (root) this.checkElement(root, { value }, path, walk);
+      }
       else if (value !== walk.root && typeof (value as { resourceType?: unknown }).resourceType === 'string') this.checkNested(node, value as Resource, path, walk);
     }
   }

@@ -186,6 +186,15 @@ const BROKEN: Broken[] = [
     resource: { resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl: 'urn:uuid:8b2e5f4e-1d6a-4c1e-9a55-0a3c2e1f7b10', resource: goodPatient({ active: false }) }] },
     code: 'value', expression: 'Bundle.entry[0].resource.active',
   },
+  {
+    title: 'a data type profile named by the element type (referenceRange.low is a SimpleQuantity: no comparator)',
+    resource: {
+      resourceType: 'Observation', meta: { profile: [`${UKCORE}UKCore-Observation`] }, status: 'final', code: { text: 'potassium' },
+      subject: { reference: 'Patient/9000000009' }, valueQuantity: { value: 4.2, unit: 'mmol/L' },
+      referenceRange: [{ low: { value: 3.5, comparator: '<', unit: 'mmol/L' } }],
+    },
+    code: 'structure', expression: 'Observation.referenceRange[0].low.comparator',
+  },
   { title: 'a profile for another resource type', resource: { ...ukPatient(), meta: { profile: [`${UKCORE}UKCore-Organization`] } }, code: 'invalid', expression: 'Patient' },
 ];
 

@@ -28,6 +28,10 @@ export interface PlanNode {
   fixed?: unknown;
   pattern?: unknown;
   binding?: { strength: string; valueSet: string };
+  maxLength?: number;
+  /** minValue[x] / maxValue[x] (numbers, or date/time strings of the same precision). */
+  minValue?: number | string;
+  maxValue?: number | string;
   constraints: ElementDefinitionConstraint[];
   slicing?: { discriminators: { type: string; path: string }[]; rules: string; ordered: boolean };
   sliceName?: string;
@@ -45,7 +49,7 @@ function cardinality(max: string | undefined): number {
   return max === undefined || max === '*' ? Infinity : Number(max);
 }
 
-function valueOf(el: ElementDefinition, prefix: 'fixed' | 'pattern'): unknown {
+function valueOf(el: ElementDefinition, prefix: 'fixed' | 'pattern' | 'minValue' | 'maxValue'): unknown {
   for (const key in el) if (key.startsWith(prefix)) return (el as unknown as Record<string, unknown>)[key];
   return undefined;
 }
@@ -80,6 +84,11 @@ function node(el: ElementDefinition): PlanNode {
     };
   }
   if (el.sliceName) n.sliceName = el.sliceName;
+  if (el.maxLength !== undefined) n.maxLength = el.maxLength;
+  const min = valueOf(el, 'minValue');
+  const max = valueOf(el, 'maxValue');
+  if (typeof min === 'number' || typeof min === 'string') n.minValue = min;
+  if (typeof max === 'number' || typeof max === 'string') n.maxValue = max;
   return n;
 }
 

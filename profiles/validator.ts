@@ -179,6 +179,10 @@ export class ProfileValidator implements SlicingContext {
     if (node.pattern !== undefined && !matchesPattern(value, node.pattern)) {
       walk.issues.push(issue('error', 'value', `${node.path}: the value must match the pattern ${JSON.stringify(node.pattern)}`, path));
     }
+    if (node.maxLength !== undefined && typeof value === 'string' && [...value].length > node.maxLength) {
+      walk.issues.push(issue('error', 'too-long', `${node.path}: at most ${node.maxLength} characters, found ${[...value].length}`, path));
+    }
+    if (node.minValue !== undefined || node.maxValue !== undefined) this.checkRange(node, value, path, walk);
     const type = item.type ? node.types.find((t) => capitalise(t.code) === item.type) : node.types.length === 1 ? node.types[0] : undefined;
     if (node.binding && type) this.collectBinding(node, type.code, value, path, walk);
     if (type?.targetProfiles.length && (type.code === 'Reference')) this.checkTarget(node, type, value, path, walk);
@@ -237,6 +241,22 @@ export class ProfileValidator implements SlicingContext {
       } else if (typeCode === 'Quantity' && v.code !== undefined) codings = [{ system: v.system, code: v.code }];
     }
     if (codings.length || textOnly) walk.bindings.push({ strength: binding.strength, valueSet: binding.valueSet, codings, textOnly, path });
+  }
+
+  /**
+   * minValue[x] / maxValue[x]: numbers compare as numbers (a Quantity by its value); dates and
+   * times as strings when both have the same length (precision), else not at all.
+   */
+  private checkRange(node: PlanNode, value: unknown, path: string, walk: Walk): void {
+    const actual = typeof value === 'object' && value !== null ? (value as { value?: unknown }).value : value;
+    const below = (a: unknown, b: unknown) => (typeof a === 'number' && typeof b === 'number') ? a < b
+      : typeof a === 'string' && typeof b === 'string' && a.length === b.length && a < b;
+    if (node.minValue !== undefined && below(actual, node.minValue)) {
+      walk.issues.push(issue('error', 'value', `${node.path}: the value must be at least ${node.minValue}`, path));
+    }
+    if (node.maxValue !== undefined && below(node.maxValue, actual)) {
+      walk.issues.push(issue('error', 'value', `${node.path}: the value must be at most ${node.maxValue}`, path));
+    }
   }
 
   /** Reference.reference to a type the element's targetProfiles do not allow. */

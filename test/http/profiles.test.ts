@@ -57,6 +57,8 @@ function testProfile(): Record<string, unknown> {
         { id: 'Patient.identifier:nhs.system', path: 'Patient.identifier.system', min: 1, fixedUri: NHS },
         { id: 'Patient.identifier:nhs.value', path: 'Patient.identifier.value', min: 1 },
         { id: 'Patient.active', path: 'Patient.active', fixedBoolean: true },
+        { id: 'Patient.name.family', path: 'Patient.name.family', maxLength: 20 },
+        { id: 'Patient.multipleBirth[x]', path: 'Patient.multipleBirth[x]', minValueInteger: 1, maxValueInteger: 8 },
         { id: 'Patient.name', path: 'Patient.name', max: '1' },
         { id: 'Patient.telecom', path: 'Patient.telecom', slicing: { discriminator: [{ type: 'value', path: 'system' }], rules: 'closed' } },
         { id: 'Patient.telecom:phone', path: 'Patient.telecom', sliceName: 'phone' },
@@ -117,6 +119,8 @@ const BROKEN: Broken[] = [
   { title: 'cardinality min (gender 1..1)', resource: goodPatient({ gender: undefined }), code: 'required', expression: 'Patient.gender' },
   { title: 'cardinality max (name 0..1)', resource: goodPatient({ name: [{ family: 'A' }, { family: 'B' }] }), code: 'structure', expression: 'Patient.name' },
   { title: 'choice type not allowed (deceased[x] is boolean only)', resource: goodPatient({ deceasedDateTime: '2020-01-01' }), code: 'structure', expression: 'Patient.deceasedDateTime' },
+  { title: 'maxLength (name.family at most 20 characters)', resource: goodPatient({ name: [{ family: 'Abcdefghijklmnopqrstuvwxyz' }] }), code: 'too-long', expression: 'Patient.name[0].family' },
+  { title: 'maxValue (multipleBirthInteger at most 8)', resource: goodPatient({ multipleBirthInteger: 9 }), code: 'value', expression: 'Patient.multipleBirthInteger' },
   { title: 'fixed value (active = true)', resource: goodPatient({ active: false }), code: 'value', expression: 'Patient.active' },
   {
     title: 'pattern (maritalStatus must carry a v3-MaritalStatus coding)',

@@ -123,7 +123,3 @@ export class StructureDefinitionRegistry {
   }
 }
 
-/** The canonical url of the base definition of a type ('Patient', 'string', 'Extension'). */
-export function typeUrl(code: string): string {
-  return /^https?:/.test(code) ? code : `http://hl7.org/fhir/StructureDefinition/${code}`;
-}

@@ -12,8 +12,8 @@ import { jsonBody, sendFhir } from './representation.js';
  * operation's return is the outcome); its error issues say why not. Only a validation that cannot
  * be performed is a 4xx: no resource, an unknown mode, a `profile` the server does not hold.
  *
- * `mode`: create (the default) checks a new resource; update needs the resource's id (given on
- * the instance URL, or in the resource); delete checks that the instance exists. A GET on an
+ * `mode`: create (the default) checks a new resource; update (instance level only, as R4 says)
+ * checks it as the new content of that instance; delete checks that the instance exists. A GET on an
  * instance with no resource validates the stored current version (e.g. against a new profile).
  */
 const MODES = new Set(['create', 'update', 'delete']);
@@ -31,9 +31,9 @@ export function validateHandler(engine: InteractionEngine) {
     }
     if (!resource && req.method === 'GET' && id !== undefined) resource = engine.render(await engine.read(type, id)) as Resource;
     if (!resource) throw errors.badRequest('$validate needs a resource (the body, or a Parameters with a resource part)');
-    const targetId = id ?? (mode === 'update' ? (resource as { id?: string }).id : undefined);
-    if (mode === 'update' && targetId === undefined) throw errors.badRequest('mode=update needs the resource id (on the URL or in the resource)');
-    const issues = await engine.validate(type, resource, targetId, profile);
+    // R4: modes update and delete can only be used at the instance level.
+    if (mode === 'update' && id === undefined) throw errors.badRequest('mode=update needs an instance ($validate on Type/id)');
+    const issues = await engine.validate(type, resource, id, profile);
     sendFhir(req, res, 200, outcome(issues));
   };
 }

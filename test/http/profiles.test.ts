@@ -375,6 +375,11 @@ describe('HTTP: profile validation with IG_PATHS=../shared/ukcore', function () 
       expect(del.status, del.text).to.equal(200);
       const bad = await server.fhir(`/Patient/${id}/$validate?mode=sideways`, { method: 'POST', body: goodPatient({ id }) });
       expect(bad.status).to.equal(400);
+      const update = await server.fhir(`/Patient/${id}/$validate?mode=update`, { method: 'POST', body: goodPatient({ id, active: false }) });
+      expect(update.status).to.equal(200);
+      expect(errorsOf(update.json)[0].expression).to.deep.equal(['Patient.active']);
+      const typeLevelUpdate = await server.fhir('/Patient/$validate?mode=update', { method: 'POST', body: goodPatient({ id }) });
+      expect(typeLevelUpdate.status).to.equal(400); // R4: update and delete modes are instance-level only
     });
   });
 

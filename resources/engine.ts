@@ -10,6 +10,7 @@ import type { SearchPlan } from '../search/plan.js';
 import type { SearchParameterRegistry } from '../search/registry.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store } from '../store/port.js';
 import { LocalTerminology, TERMINOLOGY_TYPES } from '../terminology/local-terminology.js';
+import type { ProfileStage } from './profile-stage.js';
 import { ANONYMOUS_READER, HookRegistry, type CandidateSearch, type Reader, type ScoredSearchResult, type WriteOrigin } from './hooks.js';
 import type { PatchBody } from './patch/index.js';
 import { checkBody, checkId, WriteSession, type Criteria, type Preconditions, type WriteChange, type WriteContext, type WriteResult } from './write-session.js';
@@ -41,6 +42,8 @@ export interface EngineDeps {
   registry: SearchParameterRegistry;
   extractor: IndexExtractor;
   hooks?: HookRegistry;
+  /** The profile stage (IG content, claimed and required profiles); absent, writes skip it. */
+  profiles?: ProfileStage;
   /** Injected for tests; defaults to the wall clock. */
   now?: () => Date;
   /** Largest $expand answered before 422 too-costly (default terminology's MAX_EXPANSION). */
@@ -59,6 +62,7 @@ export class InteractionEngine implements CandidateSearch {
   private readonly now: () => Date;
   /** CodeSystems/ValueSets/ConceptMaps held by this server: search modifiers, the validator, the operations. */
   readonly terminology: LocalTerminology;
+  readonly profiles?: ProfileStage;
   private readonly writeContext: WriteContext;
   /** The current resource of older versions handed out by vread/history, for render()'s hooks. */
   private readonly currentOf = new WeakMap<ResourceVersion, Resource>();
@@ -71,9 +75,10 @@ export class InteractionEngine implements CandidateSearch {
     this.extractor = deps.extractor;
     this.hooks = deps.hooks ?? new HookRegistry();
     this.now = deps.now ?? (() => new Date());
+    this.profiles = deps.profiles;
     this.terminology = new LocalTerminology((type, url) => this.findByCanonicalUrl(type, url), (type) => this.allOfType(type), { maxExpansion: deps.maxExpansion });
     this.writeContext = {
-      extractor: this.extractor, hooks: this.hooks, now: this.now,
+      extractor: this.extractor, hooks: this.hooks, now: this.now, profiles: this.profiles,
       criteriaPlan: (resourceType, criteria) => this.plan([resourceType], criteria, { strict: true, defaultCount: 2, maxCount: 2 }, true),
     };
   }
@@ -197,6 +202,7 @@ export class InteractionEngine implements CandidateSearch {
     if (changes.some(({ version }) => TERMINOLOGY_TYPES.has(version.resourceType))) this.terminology.invalidate();
     for (const { version, resource } of changes) {
       this.hooks.for(version.resourceType).afterCommit?.({ id: version.id, resource: version.deleted ? undefined : resource });
+      this.profiles?.committed(version.resourceType);
     }
     return result;
   }
@@ -211,16 +217,22 @@ export class InteractionEngine implements CandidateSearch {
 
   /**
    * The problems a create (or, with an id, an update) of `body` would be refused for, without
-   * writing anything: structure, resource type and id, and the type's business rules.
+   * writing anything: structure, resource type and id, the type's business rules, and the
+   * profiles that apply (claimed, required, and `profile` when given), warnings included.
    */
-  async validate(resourceType: string, body: unknown, id?: string): Promise<OperationOutcomeIssue[]> {
+  async validate(resourceType: string, body: unknown, id?: string, profile?: string): Promise<OperationOutcomeIssue[]> {
     this.assertType(resourceType);
+    if (profile !== undefined && !this.profiles && profile.split('|')[0] !== `http://hl7.org/fhir/StructureDefinition/${resourceType}`) {
+      throw errors.badRequest(`Validation against '${profile}' is not available: this server has no profile validator`);
+    }
+    // An asked-for profile the server does not hold: the validation cannot be performed (400).
+    if (profile !== undefined) this.profiles?.assertKnown(profile);
     try {
       if (id !== undefined) this.assertId(resourceType, id);
       const resource = checkBody(resourceType, body);
       if (id !== undefined && resource.id !== id) throw errors.badRequest(`The resource id '${String(resource.id)}' is not '${id}'`, [`${resourceType}.id`]);
       await this.hooks.for(resourceType).validate?.(resource);
-      return [];
+      return this.profiles ? await this.profiles.issues(resource, profile) : [];
     } catch (e) {
       if (e instanceof FhirError && e.status < 500) return e.issues;
       throw e;

@@ -37,6 +37,8 @@ export interface WriteContext {
    * 400s, and so are criteria that name no parameter at all, which would match everything).
    */
   criteriaPlan: (resourceType: string, criteria: Criteria) => Promise<SearchPlan>;
+  /** The profile stage (claimed and required profiles); absent, only structure and business rules apply. */
+  profiles?: { enforce(resource: Resource): Promise<void> };
 }
 
 /**
@@ -118,7 +120,9 @@ export class WriteSession {
     }
     const id = options.id ?? await this.newId(resourceType, resource);
     if (options.id !== undefined) checkId(this.ctx.hooks, resourceType, id, [`${resourceType}.id`]);
-    await this.ctx.hooks.for(resourceType).validate?.({ ...resource, id } as Resource, this.origin); // the id it will be written under
+    const withId = { ...resource, id } as Resource; // the id it will be written under
+    await this.ctx.hooks.for(resourceType).validate?.(withId, this.origin);
+    await this.ctx.profiles?.enforce(withId);
     if (await this.tx.read(resourceType, id)) throw errors.conflict(`${resourceType}/${id} already exists`);
     return this.write(resource, resourceType, id, undefined, 'POST');
   }
@@ -130,6 +134,7 @@ export class WriteSession {
     if (resource.id !== id) throw errors.badRequest(`The resource id '${resource.id}' does not match the URL id '${id}'`, [`${resourceType}.id`]);
     checkId(this.ctx.hooks, resourceType, id, [`${resourceType}.id`]);
     await this.ctx.hooks.for(resourceType).validate?.(resource, this.origin);
+    await this.ctx.profiles?.enforce(resource);
     const current = await this.tx.read(resourceType, id);
     this.guardChange(resourceType, current);
     checkIfMatch(current, pre, `${resourceType}/${id}`);
@@ -180,6 +185,7 @@ export class WriteSession {
     if (rules?.finish) patched = rules.finish(patched, before);
     const resource = checkBody(resourceType, patched);
     await this.ctx.hooks.for(resourceType).validate?.(resource, this.origin);
+    await this.ctx.profiles?.enforce(resource);
     return this.write(resource, resourceType, id, current, 'PATCH');
   }
 

@@ -67,6 +67,16 @@ export interface Config {
   snomedRf2Path?: string;
   /** MAX_EXPANSION: most codes a $expand names before answering 422 too-costly. */
   maxExpansion: number;
+  /**
+   * IG_PATHS: implementation-guide content loaded at start-up (comma- or colon-separated): folders
+   * of FHIR JSON/XML files, searched recursively, and FHIR package .tgz files. Empty: the R4 base only.
+   */
+  igPaths: string[];
+  /**
+   * REQUIRED_PROFILES: profiles every write of a type must meet, whatever it claims, as
+   * comma-separated `Type=canonical-url` pairs (a type may be named more than once).
+   */
+  requiredProfiles: Record<string, string[]>;
 }
 
 export interface OidcConfig {
@@ -151,6 +161,20 @@ function oidcConfig(env: NodeJS.ProcessEnv): OidcConfig | undefined {
   return oidc;
 }
 
+function paths(env: NodeJS.ProcessEnv, name: string): string[] {
+  return (env[name] ?? '').split(/[,:]/).map((p) => p.trim()).filter((p) => p !== '');
+}
+
+function requiredProfiles(env: NodeJS.ProcessEnv): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const pair of (env.REQUIRED_PROFILES ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Z][A-Za-z]+)=(\S+)$/.exec(pair);
+    if (!m) throw new Error(`REQUIRED_PROFILES must be comma-separated Type=url pairs (got '${pair}')`);
+    (out[m[1]] ??= []).push(m[2]);
+  }
+  return out;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const synchronous = (env.SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new Error(`SQLITE_SYNCHRONOUS must be FULL or NORMAL (got '${synchronous}')`);
@@ -174,6 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     accessTokenSeconds: integer(env, 'ACCESS_TOKEN_SECONDS', 300, 1),
     localLogin: true,
     maxExpansion: integer(env, 'MAX_EXPANSION', 50_000, 1),
+    igPaths: paths(env, 'IG_PATHS'),
+    requiredProfiles: requiredProfiles(env),
   };
   const oidc = oidcConfig(env);
   if (oidc) config.oidc = oidc;

@@ -126,7 +126,7 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     await runOperation(req, res, engine, operation, jsonBody(req));
   });
   router.route('/:type/_search').post(typeSearch(true)).all(methodNotAllowed(['POST']));
-  router.route('/:type/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
+  router.route('/:type/$validate').get(validateHandler(engine)).post(validateHandler(engine)).all(methodNotAllowed(['GET', 'POST']));
   router.route('/:type/$match')
     .post(async (req, res) => {
       const { type } = req.params as { type: string };
@@ -141,7 +141,7 @@ export function fhirRoutes(engine: InteractionEngine, config: Config, startedAt:
     if (!operation) throw errors.notFound(`No operation $${name} on ${type}`);
     await runOperation(req, res, engine, operation, jsonBody(req));
   });
-  router.route('/:type/:id/$validate').post(validateHandler(engine)).all(methodNotAllowed(['POST']));
+  router.route('/:type/:id/$validate').get(validateHandler(engine)).post(validateHandler(engine)).all(methodNotAllowed(['GET', 'POST']));
   router.route('/:type/$reindex').post((req, res) => reindexHandler(engine, (req.params as { type: string }).type)(req, res))
     .all(methodNotAllowed(['POST']));
 

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { Resource } from 'fhir/r4.js';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -9,6 +10,10 @@ import { SearchParameterRegistry } from '../search/registry.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/port.js';
 import { HookRegistry } from '../resources/hooks.js';
+import { ProfileStage, localCodeChecker } from '../resources/profile-stage.js';
+import { loadIgPaths } from '../profiles/ig-source.js';
+import { warmBaseDefinitions } from '../profiles/structure-definitions.js';
+import type { CodeChecker } from '../profiles/code-checker.js';
 import { searchParameterHooks } from '../resources/search-parameter.js';
 import { registerSpine } from '../resources/spine.js';
 import { allOfTypePlan } from '../search/canonical.js';
@@ -112,7 +117,22 @@ export async function buildEngine(store: Store, logger: Logger, config: Config):
   const hooks = new HookRegistry();
   hooks.register('SearchParameter', searchParameterHooks(registry));
   registerSpine(hooks, { registry, pds: config.pds, nhsNumberRange: config.nhsNumberRange });
-  const engine = new InteractionEngine({ store, registry, extractor, hooks, maxExpansion: config.maxExpansion });
+  // The profile stage asks terminology, which the engine owns (stored, IG and base value sets).
+  let codes: CodeChecker | undefined;
+  const profiles = new ProfileStage({ validateCode: (valueSet, coding) => codes!.validateCode(valueSet, coding) }, config.requiredProfiles);
+  const igResources = loadImplementationGuides(profiles, config, logger);
+  hooks.register('StructureDefinition', profiles.structureDefinitionHooks());
+  // The IGs' SearchParameters are in force like stored ones (indexed on new writes; $reindex for older).
+  for (const sp of igResources.filter((r) => r.resourceType === 'SearchParameter')) {
+    try {
+      hooks.for('SearchParameter').afterCommit!({ id: `ig:${(sp as { url?: string }).url}`, resource: sp });
+    } catch (err) {
+      logger.warn({ err, url: (sp as { url?: string }).url }, 'implementation guide SearchParameter skipped');
+    }
+  }
+  const engine = new InteractionEngine({ store, registry, extractor, hooks, profiles, maxExpansion: config.maxExpansion });
+  engine.terminology.addConformanceResources(igResources); // the IGs' CodeSystems, ValueSets and ConceptMaps
+  codes = localCodeChecker(engine.terminology, () => profiles.terminologyGeneration);
   await loadStoredSearchParameters(store, hooks);
   if (config.snomedRf2Path) {
     const started = Date.now();
@@ -120,15 +140,40 @@ export async function buildEngine(store: Store, logger: Logger, config: Config):
     engine.terminology.addCodeSystem(snomed);
     logger.info({ concepts: snomed.size, version: snomed.version, ms: Date.now() - started }, 'SNOMED CT RF2 release loaded');
   }
+  await loadStored(store, hooks, 'StructureDefinition');
+  const missing = profiles.policy.missingRequired();
+  if (missing.length) throw new Error(`REQUIRED_PROFILES names profiles this server does not hold (load them with IG_PATHS): ${missing.join(', ')}`);
   return engine;
 }
 
+/**
+ * IG_PATHS content, in force before the first request. Only a server that names IG content pays
+ * for it (the R4 base definitions, ~1 s, are otherwise parsed on the first profile validation).
+ */
+function loadImplementationGuides(profiles: ProfileStage, config: Config, logger: Logger): Resource[] {
+  if (config.igPaths.length === 0) return [];
+  const started = performance.now();
+  warmBaseDefinitions(); // first, so the XML parser reuses the parsed R4 definitions
+  const content = loadIgPaths(config.igPaths);
+  profiles.loadIg(content);
+  const counts: Record<string, number> = {};
+  for (const r of content.resources) counts[r.resourceType] = (counts[r.resourceType] ?? 0) + 1;
+  logger.info({ igPaths: config.igPaths, files: content.files, loaded: counts, ms: Math.round(performance.now() - started) }, 'implementation guides loaded');
+  for (const problem of content.problems) logger.warn({ problem }, 'implementation guide file skipped');
+  return content.resources;
+}
+
 /** Custom SearchParameters stored by earlier runs are in force again before the first request. */
-async function loadStoredSearchParameters(store: Store, hooks: HookRegistry): Promise<void> {
-  const afterCommit = hooks.for('SearchParameter').afterCommit!;
+function loadStoredSearchParameters(store: Store, hooks: HookRegistry): Promise<void> {
+  return loadStored(store, hooks, 'SearchParameter');
+}
+
+/** Conformance resources of a type stored by earlier runs, replayed through its after-commit hook. */
+async function loadStored(store: Store, hooks: HookRegistry, resourceType: string): Promise<void> {
+  const afterCommit = hooks.for(resourceType).afterCommit!;
   let cursor: string | undefined;
   do {
-    const page = await store.search(allOfTypePlan('SearchParameter', 500, cursor));
+    const page = await store.search(allOfTypePlan(resourceType, 500, cursor));
     for (const v of page.matches) afterCommit({ id: v.id, resource: JSON.parse(v.json!) });
     cursor = page.nextCursor;
   } while (cursor !== undefined);

@@ -5,28 +5,35 @@ import type { InteractionEngine } from '../resources/engine.js';
 import { jsonBody, sendFhir } from './representation.js';
 
 /**
- * `$validate` (R4 resource-operation-validate), type and instance level, against the base R4
- * definitions: the same structural checks and business rules a create or update applies, without
- * writing. The answer is 200 with an OperationOutcome whether or not the resource is valid; its
- * error issues say why not. Other profiles (UK Core) are issue 8's validator: asked for one, we
- * say so with a 400 rather than answer "valid" without having checked.
+ * `$validate` (R4 resource-operation-validate), type and instance level, GET and POST: the checks
+ * a create or update would apply (structure, the type's business rules, and the profiles that
+ * apply: claimed in meta.profile, required for the type, and the `profile` parameter), without
+ * writing. The answer is 200 with an OperationOutcome whether or not the resource is valid (the
+ * operation's return is the outcome); its error issues say why not. Only a validation that cannot
+ * be performed is a 4xx: no resource, an unknown mode, a `profile` the server does not hold.
+ *
+ * `mode`: create (the default) checks a new resource; update (instance level only, as R4 says)
+ * checks it as the new content of that instance; delete checks that the instance exists. A GET on an
+ * instance with no resource validates the stored current version (e.g. against a new profile).
  */
+const MODES = new Set(['create', 'update', 'delete']);
+
 export function validateHandler(engine: InteractionEngine) {
   return async (req: Request, res: Response): Promise<void> => {
     const { type, id } = req.params as { type: string; id?: string };
     engine.assertType(type);
-    const { resource, profile, mode } = operationInput(req);
-    const base = `http://hl7.org/fhir/StructureDefinition/${type}`;
-    if (profile !== undefined && profile.split('|')[0] !== base) {
-      throw errors.badRequest(`Validation against '${profile}' is not available yet: this server validates against the base R4 definition (${base})`);
-    }
+    let { resource, profile, mode } = operationInput(req);
+    if (mode !== undefined && !MODES.has(mode)) throw errors.badRequest(`mode must be create, update or delete (got '${mode}')`);
     if (mode === 'delete') {
       if (id === undefined) throw errors.badRequest('mode=delete needs an instance ($validate on Type/id)');
       await engine.read(type, id);
       return sendFhir(req, res, 200, outcome([]));
     }
+    if (!resource && req.method === 'GET' && id !== undefined) resource = engine.render(await engine.read(type, id)) as Resource;
     if (!resource) throw errors.badRequest('$validate needs a resource (the body, or a Parameters with a resource part)');
-    const issues = await engine.validate(type, resource, id);
+    // R4: modes update and delete can only be used at the instance level.
+    if (mode === 'update' && id === undefined) throw errors.badRequest('mode=update needs an instance ($validate on Type/id)');
+    const issues = await engine.validate(type, resource, id, profile);
     sendFhir(req, res, 200, outcome(issues));
   };
 }
@@ -40,7 +47,7 @@ function operationInput(req: Request): { resource?: Resource; profile?: string; 
   const query = (name: string) => (typeof req.query[name] === 'string' ? req.query[name] as string : undefined);
   let profile = query('profile');
   let mode = query('mode');
-  const body = jsonBody(req) as Resource;
+  const body = (req.method === 'GET' ? undefined : jsonBody(req)) as Resource | undefined;
   if (body?.resourceType !== 'Parameters') return { resource: body, profile, mode };
   const parameters = (body as Parameters).parameter ?? [];
   const resource = parameters.find((p) => p.name === 'resource')?.resource;

@@ -36,15 +36,18 @@ export interface BenchArgs {
   peer: boolean;
   /** Patients loaded into the peer (its in-memory store is filled from the same generator). */
   peerPatients: number;
+  /** --env KEY=VALUE: extra environment for the vertebra server, for experiments (e.g. AUDIT=off); printed with the results. */
+  serverEnv: Record<string, string>;
 }
 
 export class UsageError extends Error {}
 
 export const USAGE = `usage: npm run bench -- [--quick] [--patients N] [--workloads a,b] [--profile]
        [--duration S] [--warmup S] [--connections C] [--peer-patients N] [--no-peer] [--no-ceiling]
+       [--env KEY=VALUE ...  (vertebra's environment, for experiments: e.g. --env AUDIT=off)]
 workloads: ${WORKLOADS.join(', ')}`;
 
-const QUICK_PATIENTS = 2_000;
+const QUICK_PATIENTS = 1_000;
 const DEFAULT_PATIENTS = 100_000;
 
 /** Parses the command line; throws UsageError with a reason for anything unknown or malformed. */
@@ -55,18 +58,25 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     quick,
     profile: false,
     workloads: [...WORKLOADS],
-    durationSeconds: quick ? 2 : 10,
-    warmupSeconds: quick ? 1 : 3,
+    // --quick is a smoke run for CI (under two minutes with the build): short, noisy numbers.
+    durationSeconds: quick ? 1.5 : 10,
+    warmupSeconds: quick ? 0.5 : 3,
     connections: 10,
     ceiling: true,
     peer: true,
     peerPatients: NaN, // resolved below: the same as patients unless given
+    serverEnv: {},
   };
   const whole = (flag: string, raw: string | undefined, min: number): number => {
     const n = Number(raw?.replace(/[_,]/g, ''));
     if (raw === undefined || raw.startsWith('--') || !Number.isSafeInteger(n) || n < min) {
       throw new UsageError(`${flag} needs a whole number of at least ${min}, not '${raw ?? ''}'`);
     }
+    return n;
+  };
+  const seconds = (flag: string, raw: string | undefined, min: number): number => {
+    const n = Number(raw);
+    if (raw === undefined || raw.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} needs a number of seconds of at least ${min}, not '${raw ?? ''}'`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -78,10 +88,16 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--no-ceiling': args.ceiling = false; break;
       case '--patients': args.patients = whole(flag, argv[++i], 1); break;
       case '--peer-patients': args.peerPatients = whole(flag, argv[++i], 1); break;
-      case '--duration': args.durationSeconds = whole(flag, argv[++i], 1); break;
-      case '--warmup': args.warmupSeconds = whole(flag, argv[++i], 0); break;
+      case '--duration': args.durationSeconds = seconds(flag, argv[++i], 0.5); break;
+      case '--warmup': args.warmupSeconds = seconds(flag, argv[++i], 0); break;
       case '--connections': args.connections = whole(flag, argv[++i], 1); break;
       case '--workloads': args.workloads = selectWorkloads(argv[++i]); break;
+      case '--env': {
+        const m = /^([A-Z][A-Z0-9_]*)=(.*)$/s.exec(argv[++i] ?? '');
+        if (!m) throw new UsageError(`--env needs KEY=VALUE, not '${argv[i] ?? ''}'`);
+        args.serverEnv[m[1]] = m[2];
+        break;
+      }
       case '--help': case '-h': throw new UsageError('');
       default: throw new UsageError(`unknown argument '${flag}'`);
     }

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { summarise } from './harness.js';
 
 /**
  * The load generator, a process of its own (so that it never shares an event loop with the server
- * it measures): `node dist/bench/load.js <spec.json>`. It drives autocannon with the spec's
+ * it measures): `node dist/bench/load.js` reads the path of a spec file per line on stdin and
+ * answers each with one JSON line of LoadStats on stdout. For each spec it drives autocannon with the spec's
  * requests in turn, across all connections, first for the warm-up (discarded) then for the
- * measured period, and prints one JSON line of LoadStats. Latencies are recorded per response,
+ * measured period. Latencies are recorded per response,
  * because autocannon's own summary has no p95.
  */
 
@@ -47,6 +49,9 @@ function run(spec: LoadSpec, seconds: number, record: boolean): Promise<Measured
       url: spec.origin,
       connections: spec.connections,
       duration: seconds,
+      // autocannon stops at the first sample tick after the duration: 100 ms ticks, not 1 s, so
+      // that a 1.5 s run lasts 1.5 s.
+      sampleInt: 100,
       timeout: spec.timeoutSeconds ?? 30,
       headers: spec.headers,
       // One dynamic request that walks the list: the connections share one cursor, so they do not
@@ -76,11 +81,16 @@ function run(spec: LoadSpec, seconds: number, record: boolean): Promise<Measured
   });
 }
 
+/** A spec per line on stdin, a LoadStats line per spec on stdout: one process serves the whole run. */
 async function main(): Promise<void> {
-  const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as LoadSpec;
-  if (spec.warmupSeconds > 0) await run(spec, spec.warmupSeconds, false);
-  const measured = await run(spec, spec.durationSeconds, true);
-  process.stdout.write(`${JSON.stringify(summarise(measured.latencies, measured.seconds, measured.errors, measured.statuses))}\n`);
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    const spec = JSON.parse(readFileSync(line.trim(), 'utf8')) as LoadSpec;
+    if (spec.warmupSeconds > 0) await run(spec, spec.warmupSeconds, false);
+    const measured = await run(spec, spec.durationSeconds, true);
+    process.stdout.write(`${JSON.stringify(summarise(measured.latencies, measured.seconds, measured.errors, measured.statuses))}\n`);
+  }
 }
 
 main().catch((err) => {

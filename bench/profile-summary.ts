@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 /**
  * Reads a V8 .cpuprofile (what `node --cpu-prof` writes) and ranks functions by self time, so
  * that `npm run bench -- --profile` can say where the server's CPU went without opening DevTools.
- * Also usable alone: `node dist/bench/profile-summary.js <file.cpuprofile> [top]`.
+ * Also usable alone: `node dist/bench/profile-summary.js <file.cpuprofile> [top] [from seconds]`.
  */
 
 interface ProfileNode {
@@ -16,6 +16,16 @@ export interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+}
+
+export interface SummaryOptions {
+  top?: number;
+  /**
+   * Count only samples taken this many microseconds or more after the profile started: the
+   * harness passes the time the load began, so that start-up (schema compilation, definitions)
+   * does not drown the request path.
+   */
+  fromUs?: number;
 }
 
 export type Origin = 'vertebra' | 'dependency' | 'node' | 'v8';
@@ -54,10 +64,13 @@ function shortWhere(url: string, line: number): string {
 }
 
 /** Self time per function (samples attributed to the innermost frame), largest first. */
-export function summariseProfile(profile: CpuProfile, top = 20): ProfileSummary {
+export function summariseProfile(profile: CpuProfile, { top = 20, fromUs = 0 }: SummaryOptions = {}): ProfileSummary {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
+  let at = 0;
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < fromUs) continue;
     const id = profile.samples[i];
     selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
@@ -106,8 +119,9 @@ export function formatProfile(summary: ProfileSummary): string {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = process.argv[2];
   if (!file) {
-    console.error('usage: node dist/bench/profile-summary.js <file.cpuprofile> [top]');
+    console.error('usage: node dist/bench/profile-summary.js <file.cpuprofile> [top] [from seconds after start]');
     process.exit(2);
   }
-  console.log(formatProfile(summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, Number(process.argv[3] ?? 25))));
+  const [top, fromSeconds] = [Number(process.argv[3] ?? 25), Number(process.argv[4] ?? 0)];
+  console.log(formatProfile(summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, { top, fromUs: fromSeconds * 1e6 })));
 }

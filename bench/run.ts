@@ -3,6 +3,7 @@ import { cpSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSyn
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { ensureDataset } from './dataset.js';
 import {
@@ -10,7 +11,7 @@ import {
   type BenchArgs, type LoadStats, type ResultLine, type TableRow,
 } from './harness.js';
 import type { LoadRequest, LoadSpec } from './load.js';
-import { freePort, runChild, startAnnouncing, startChild, stopAllChildren, stopChild, waitReady } from './processes.js';
+import { freePort, startAnnouncing, startChild, stopAllChildren, stopChild, waitReady } from './processes.js';
 import { formatProfile, summariseProfile, type CpuProfile } from './profile-summary.js';
 import { buildWorkload, samplePatients, type Workload } from './workloads.js';
 
@@ -59,12 +60,13 @@ async function startVertebra(args: BenchArgs, dataDir: string, runDir: string, p
   const origin = `http://127.0.0.1:${port}`;
   const nodeArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const logFile = join(runDir, 'server.log');
+  const spawnedAt = Date.now();
   const child = startChild(process.execPath, [...nodeArgs, join(DIST, 'server/main.js')], {
     // As a deployment runs it: AUTH and AUDIT at their defaults (smart, on), info-level request
     // logs going to a file. Only the token lifetime is stretched so that one token lasts the run.
     env: {
       ...process.env, DATA_DIR: dataDir, PORT: String(port), BASE_URL: `${origin}/fhir`, SMART_CLIENTS: client.file,
-      ACCESS_TOKEN_SECONDS: '86400', AUTH: '', AUDIT: '', LOG_LEVEL: '',
+      ACCESS_TOKEN_SECONDS: '86400', AUTH: '', AUDIT: '', LOG_LEVEL: '', ...args.serverEnv,
     },
     stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')],
   });
@@ -79,7 +81,7 @@ async function startVertebra(args: BenchArgs, dataDir: string, runDir: string, p
   });
   const token = await res.json() as { access_token?: string; error_description?: string };
   if (!token.access_token) throw new Error(`no token from ${tokenUrl}: HTTP ${res.status} ${token.error_description ?? ''}`);
-  return { name: 'vertebra' as const, origin, child, headers: { Authorization: `Bearer ${token.access_token}` }, logFile };
+  return { name: 'vertebra' as const, origin, child, headers: { Authorization: `Bearer ${token.access_token}` }, logFile, spawnedAt };
 }
 
 /** Sends one request of the list and returns status and bytes (the probe, and the ceiling's body). */
@@ -112,8 +114,27 @@ async function measure(args: BenchArgs, runDir: string, workload: Workload, targ
   };
   const file = join(runDir, `load-${workload.name}-${target.name}.json`);
   writeFileSync(file, JSON.stringify(spec));
-  const out = await runChild(process.execPath, [join(DIST, 'bench/load.js'), file]);
-  return JSON.parse(out.trim().split('\n').pop()!) as LoadStats;
+  return JSON.parse(await loadGenerator().request(file)) as LoadStats;
+}
+
+/** The one load-generator process of the run (bench/load.ts), started on first use. */
+let generator: { request(file: string): Promise<string> } | undefined;
+function loadGenerator() {
+  if (generator) return generator;
+  const child = startChild(process.execPath, [join(DIST, 'bench/load.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (line) => waiting.shift()?.(line));
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the load generator exited with ${code}`))));
+  exited.catch(() => undefined);
+  generator = {
+    request(file: string) {
+      const answer = new Promise<string>((resolve) => waiting.push(resolve));
+      child.stdin!.write(`${file}\n`);
+      return Promise.race([answer, exited]);
+    },
+  };
+  return generator;
 }
 
 interface Outcome {
@@ -123,6 +144,9 @@ interface Outcome {
 
 async function runWorkload(args: BenchArgs, runDir: string, workload: Workload, targets: { vertebra: Target; ceiling?: Target; peer?: Target }): Promise<Outcome> {
   const { vertebra, ceiling, peer } = targets;
+  if (vertebra.child.exitCode !== null || vertebra.child.signalCode !== null) {
+    throw new Error(`the vertebra server has exited (${vertebra.child.exitCode ?? vertebra.child.signalCode}); see its log below`);
+  }
   const rows: TableRow[] = [];
   const sample = workload.requests[workload.ceilingSample];
   const ours = await probe(vertebra, sample);
@@ -225,7 +249,8 @@ async function main(argv: string[]): Promise<number> {
     const dataDir = join(runDir, 'data');
     cpSync(dataset, dataDir, { recursive: true }); // the run writes (audit, ingest); the cached copy stays as seeded
 
-    log(`starting vertebra (auth smart, audit on)${args.ceiling ? ', the ceiling' : ''}${args.peer ? `, and the peer (Medplum, ${args.peerPatients.toLocaleString('en-GB')} patients in memory)` : ''}`);
+    const experiment = Object.entries(args.serverEnv).map(([k, v]) => `${k}=${v}`).join(' ');
+    log(`starting vertebra (auth smart, audit on${experiment ? `; overridden: ${experiment}` : ''})${args.ceiling ? ', the ceiling' : ''}${args.peer ? `, and the peer (Medplum, ${args.peerPatients.toLocaleString('en-GB')} patients in memory)` : ''}`);
     const peerStart = args.peer
       ? startAnnouncing<{ port: number; patients: number; loadSeconds: number }>(process.execPath, [
         '--experimental-websocket', '--max-old-space-size=4096', join(DIST, 'bench/peer.js'), String(args.peerPatients), String(args.patients), String(SEED),
@@ -243,6 +268,7 @@ async function main(argv: string[]): Promise<number> {
     const sample = samplePatients({ patients: args.patients, seed: SEED }, args.peerPatients, args.quick ? 200 : 2_000);
     const lines: ResultLine[] = [];
     const rows: TableRow[] = [];
+    const loadBegan = Date.now();
     for (const name of args.workloads) {
       const outcome = await runWorkload(args, runDir, buildWorkload(name, sample, args.connections), { vertebra, ceiling, peer });
       rows.push(...outcome.rows);
@@ -256,26 +282,36 @@ async function main(argv: string[]): Promise<number> {
 
     const peerScope = args.peer ? `; peer: Medplum @medplum/fhir-router MemoryRepository with ${args.peerPatients.toLocaleString('en-GB')} patients, no auth, no audit, no disk` : '';
     console.log(`\nvertebra bench: ${args.patients.toLocaleString('en-GB')} patients, ${args.connections} connections (pds-search: 1), `
-      + `${args.warmupSeconds} s warm-up + ${args.durationSeconds} s per workload and target, node ${process.version}${peerScope}\n`);
+      + `${args.warmupSeconds} s warm-up + ${args.durationSeconds} s per workload and target, node ${process.version}${peerScope}`
+      + `${experiment ? `\nEXPERIMENT: vertebra ran with ${experiment} (not as deployed)` : ''}\n`);
     console.log(formatTable(rows));
     console.log('\ntargets (goals, not assertions):');
     for (const t of targetReport(lines, args)) console.log(`  ${t}`);
     if (args.profile) {
       const file = newestProfile(profileDir, profileSince - 120_000);
       if (file) {
-        console.log(`\nCPU profile of the server: ${file}`);
-        console.log(formatProfile(summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, 25)));
+        const fromUs = (loadBegan - vertebra.spawnedAt) * 1000; // start-up excluded
+        console.log(`\nCPU profile of the server: ${file}\n(self time from the first workload on; start-up excluded; `
+          + `\`node dist/bench/profile-summary.js <file> 40 ${(fromUs / 1e6).toFixed(1)}\` for more)`);
+        console.log(formatProfile(summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, { top: 25, fromUs })));
       } else {
         console.log('\nno CPU profile was written (the server did not exit cleanly?)');
       }
     }
     console.log('');
-    for (const line of lines) console.log(JSON.stringify(line));
+    for (const line of lines) console.log(JSON.stringify(experiment ? { ...line, server_env: args.serverEnv } : line));
     log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return 0;
   } finally {
     if (vertebraChild) await stopChild(vertebraChild);
     stopAllChildren();
+    // The server's log outlives the run (the data does not): it is where a failure is explained.
+    try {
+      cpSync(join(runDir, 'server.log'), join(CACHE, 'server-last.log'));
+      log(`server log: ${join(CACHE, 'server-last.log')}`);
+    } catch {
+      // no log: the server never started
+    }
     rmSync(runDir, { recursive: true, force: true });
   }
 }

@@ -160,5 +160,10 @@ describe('bench: CPU profile summary', () => {
     expect(s.top[0]).to.include({ name: 'sendFhir', where: 'dist/server/representation.js:10', origin: 'vertebra', selfPercent: 60 });
     expect(s.top[1]).to.include({ name: 'stringify', where: 'fast-json/index.js:10', origin: 'dependency', selfPercent: 40 });
     expect(s.byOrigin).to.include({ vertebra: 60, dependency: 40 });
+    // From 8.5 ms on (samples at 9, 10 and 15 ms): only those count.
+    const late = summariseProfile(profile, { fromUs: 8500 });
+    expect(late.busyMs).to.equal(2);
+    expect(late.top).to.have.length(1);
+    expect(late.top[0]).to.include({ name: 'sendFhir', selfPercent: 100 });
   });
 });

@@ -159,7 +159,9 @@ async function runWorkload(args: BenchArgs, runDir: string, workload: Workload, 
   }
   log(`${workload.name}: ${workload.description}, ${workload.connections} connection(s), ${args.warmupSeconds}+${args.durationSeconds} s per target`);
   const stats: Partial<Record<Target['name'], LoadStats>> = {};
-  const note = (s: LoadStats) => `${s.statuses['2xx'] ?? 0} ok${Object.entries(s.statuses).filter(([k]) => k !== '2xx').map(([k, v]) => `, ${v} ${k}`).join('')}`;
+  const note = (s: LoadStats) => (s.requests === 0
+    ? `no answer within the ${args.durationSeconds} s window`
+    : `${s.statuses['2xx'] ?? 0} ok${Object.entries(s.statuses).filter(([k]) => k !== '2xx').map(([k, v]) => `, ${v} ${k}`).join('')}`);
 
   stats.vertebra = await measure(args, runDir, workload, vertebra);
   rows.push({ workload: workload.name, target: 'vertebra', stats: stats.vertebra, note: note(stats.vertebra) });
@@ -197,6 +199,7 @@ async function runWorkload(args: BenchArgs, runDir: string, workload: Workload, 
     extra.resources_per_s = Math.round(stats.vertebra.rps * workload.resourcesPerRequest);
     extra.peer_resources_per_s = stats.peer ? Math.round(stats.peer.rps * workload.resourcesPerRequest) : null;
   }
+  if (stats.peer && stats.peer.requests === 0) peerNote = `the peer answered no request within the ${args.durationSeconds} s window`;
   if (peerNote) extra.peer_note = peerNote;
   return { line: resultLine(workload.name, stats.vertebra, stats.ceiling, stats.peer, extra), rows };
 }

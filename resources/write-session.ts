@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4.js';
 import { errors } from '../fhir/errors.js';
 import { validateStructure } from '../profiles/schema-validator.js';
@@ -7,6 +6,7 @@ import type { SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, StoreTx, WriteMethod } from '../store/port.js';
 import type { HookRegistry, WriteInteraction, WriteOrigin } from './hooks.js';
 import { applyPatch, type PatchBody } from './patch/index.js';
+import { timeOrderedUuid } from './time-ordered-id.js';
 
 /** FHIR id syntax (R4 datatypes: [A-Za-z0-9\-\.]{1,64}). */
 export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -76,10 +76,10 @@ export class WriteSession {
     if (guard && current && !current.deleted && current.json) guard(JSON.parse(current.json) as Resource, this.origin);
   }
 
-  /** The id a create will get: the type's hook (e.g. the next NHS number) or a random UUID. */
+  /** The id a create will get: the type's hook (e.g. the next NHS number) or a time-ordered UUID (time-ordered-id.ts). */
   async newId(resourceType: string, resource: Resource): Promise<string> {
     const assign = this.ctx.hooks.for(resourceType).assignId;
-    if (!assign) return randomUUID();
+    if (!assign) return timeOrderedUuid();
     const isTaken = async (id: string) => this.assigned.has(`${resourceType}/${id}`) || (await this.tx.read(resourceType, id)) !== undefined;
     const id = await assign(resource, isTaken);
     this.assigned.add(`${resourceType}/${id}`);

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { AsyncResource } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errors } from '../../fhir/errors.js';
@@ -285,7 +286,9 @@ export class SqliteStore implements Store {
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ fn, resolve, reject } as PendingTransaction);
+      // The group runs in whichever request scheduled it: each job must still run in its own
+      // caller's async context (AsyncLocalStorage: the SCR API's scope, the write observers).
+      this.pending.push({ fn: AsyncResource.bind(fn), resolve, reject } as PendingTransaction);
       this.scheduleGroup();
     });
   }

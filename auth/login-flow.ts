@@ -418,15 +418,30 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
       again(429, `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.`);
       return;
     }
-    const account = await new Promise<Account | false>((resolve, reject) => {
-      req.body = { username: f.get('username') ?? '', password: f.get('password') ?? '' };
-      pp.authenticate('local', { session: false }, (err: unknown, user: Account | false) => (err ? reject(err) : resolve(user)))(req, res, (e: unknown) => reject(e));
-    });
-    req.body = undefined;
+    // One password check per account at a time, so that attempts sent at once are counted one by one.
+    if (!throttles.account.begin(keys.account)) {
+      res.setHeader('Retry-After', '1');
+      again(429, 'Another sign-in for this account is being checked. Try again.');
+      return;
+    }
+    let account: Account | false;
+    let locked = 0;
+    try {
+      account = await new Promise<Account | false>((resolve, reject) => {
+        req.body = { username: f.get('username') ?? '', password: f.get('password') ?? '' };
+        pp.authenticate('local', { session: false }, (err: unknown, user: Account | false) => (err ? reject(err) : resolve(user)))(req, res, (e: unknown) => reject(e));
+      });
+      req.body = undefined;
+      if (account) throttles.account.succeeded(keys.account);
+      else {
+        throttles.address.failed(keys.address);
+        locked = throttles.account.failed(keys.account);
+      }
+    } finally {
+      throttles.account.end(keys.account);
+    }
     if (!account) {
       logger.warn({ client_id: p.clientId }, 'staff sign-in failed');
-      throttles.address.failed(keys.address);
-      const locked = throttles.account.failed(keys.account);
       await report(req, res, {
         action: 'login', outcome: 'failure', method: 'local', clientId: p.clientId,
         user: { username }, reason: 'wrong username or password',
@@ -436,7 +451,6 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
         : 'The username or password is not correct.');
       return;
     }
-    throttles.account.succeeded(keys.account);
     await report(req, res, {
       action: 'login', outcome: 'success', method: 'local', clientId: p.clientId,
       user: { username: account.username, fhirUser: account.fhirUser, roles: account.roles },

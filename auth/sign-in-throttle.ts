@@ -2,7 +2,9 @@
  * Password guessing is slowed down per account and per client address: after `limit` failed
  * sign-ins within `windowSeconds` the key is locked for `lockSeconds`, and while it is locked no
  * password is even checked (a correct one too), so the lock cannot be used to test guesses.
- * A successful sign-in clears the account's failures.
+ * A successful sign-in clears the account's failures. One attempt per key at a time (`begin` /
+ * `end`): the password check is asynchronous (scrypt), and without this, many attempts sent at
+ * once would all pass the lock check before the first failure was counted.
  *
  * The lock is temporary on purpose: a permanent one would let anyone lock a member of staff out
  * of the clinical record by typing their username wrongly a few times. Kept in memory (one
@@ -25,6 +27,19 @@ const MAX_KEYS = 100_000;
 
 export class SignInThrottle {
   private readonly keys = new Map<string, Failures>();
+  private readonly inFlight = new Set<string>();
+
+  /** Starts an attempt for `key`; false when one is already being checked (refuse this one). */
+  begin(key: string): boolean {
+    if (this.inFlight.has(key)) return false;
+    this.inFlight.add(key);
+    return true;
+  }
+
+  /** Ends the attempt `begin` started (after its failure or success was recorded). */
+  end(key: string): void {
+    this.inFlight.delete(key);
+  }
 
   constructor(private readonly rule: ThrottleRule, private readonly now: () => number = Date.now) {}
 
@@ -50,12 +65,22 @@ export class SignInThrottle {
       f.at = [];
     }
     this.keys.set(key, f);
-    if (this.keys.size > MAX_KEYS) this.keys.delete(this.keys.keys().next().value!);
+    if (this.keys.size > MAX_KEYS) this.evictOldestUnlocked(now);
     return f.lockedUntil && f.lockedUntil > now ? this.rule.lockSeconds : 0;
   }
 
   succeeded(key: string): void {
     this.keys.delete(key);
+  }
+
+  /** Forgets the least recently failed key that is not locked: failures elsewhere never lift a lock. */
+  private evictOldestUnlocked(now: number): void {
+    for (const [key, f] of this.keys) {
+      if (!f.lockedUntil || f.lockedUntil <= now) {
+        this.keys.delete(key);
+        return;
+      }
+    }
   }
 }
 

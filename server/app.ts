@@ -41,6 +41,7 @@ export function createApp({ config, engine, logger, auth, audit }: AppDeps): exp
   const app = express();
   app.set('case sensitive routing', true); // FHIR paths are case-sensitive, and server/access.ts classifies them so
   app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy); // whose address req.ip is (the sign-in throttle keys on it)
   app.set('etag', false); // ETags are FHIR versions, set by the routes; never a hash of the body.
   const startedAt = new Date().toISOString();
 

@@ -52,6 +52,13 @@ export interface Config {
   smartClients?: string;
   /** ACCESS_TOKEN_SECONDS: lifetime of issued access tokens (default 300, SMART's recommended ceiling). */
   accessTokenSeconds: number;
+  /**
+   * TRUST_PROXY: Express's `trust proxy` (unset: trust none). Behind a load balancer or TLS proxy
+   * set it (a hop count, or the proxies' addresses) so that a client's own address, not the
+   * proxy's, keys the sign-in throttle and the logs; never `true` on a directly exposed server
+   * (any client could then claim any address in X-Forwarded-For).
+   */
+  trustProxy: boolean | number | string;
   /** OIDC_*: staff sign-in through an OpenID Connect IdP such as NHS CIS2; absent when OIDC_ISSUER is unset. */
   oidc?: OidcConfig;
   /**
@@ -104,6 +111,13 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (/^(true|1|yes|on)$/i.test(raw)) return true;
   if (/^(false|0|no|off)$/i.test(raw)) return false;
   throw new Error(`${name} must be true or false (got '${raw}')`);
+}
+
+function trustProxy(raw: string | undefined): boolean | number | string {
+  if (raw === undefined || raw.trim() === '' || /^(false|off|no|0)$/i.test(raw.trim())) return false;
+  if (/^(true|on|yes)$/i.test(raw.trim())) return true;
+  if (/^[1-9]\d{0,1}$/.test(raw.trim())) return Number(raw.trim()); // hops
+  return raw.trim(); // addresses / subnets / loopback, linklocal, uniquelocal (Express parses and checks them)
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
@@ -196,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     auth: authMode(env),
     audit: flag(env, 'AUDIT', true),
     accessTokenSeconds: integer(env, 'ACCESS_TOKEN_SECONDS', 300, 1),
+    trustProxy: trustProxy(env.TRUST_PROXY),
     localLogin: true,
     maxExpansion: integer(env, 'MAX_EXPANSION', 50_000, 1),
     igPaths: paths(env, 'IG_PATHS'),

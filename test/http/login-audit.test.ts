@@ -91,6 +91,20 @@ describe('HTTP: audit of staff sign-in (local accounts)', function () {
     expect((await signIn(PASSWORD)).posted.status).to.equal(303);
   });
 
+  it('attempts sent at once are checked one at a time per account: at most five wrong passwords are ever tried', async () => {
+    await server.auth!.accounts.put({ username: 'dr.race', password: PASSWORD, fhirUser: 'Practitioner/p3', roles: ['R8000'] });
+    const b = new Browser(origin);
+    const login = await b.get(`${origin}/auth/authorize?${new URLSearchParams({
+      response_type: 'code', client_id: 'public-app', redirect_uri: REDIRECT, scope: 'openid fhirUser user/Patient.rs', state: 's1', aud: server.url,
+      code_challenge: pkce().challenge, code_challenge_method: 'S256',
+    })}`);
+    const form = { username: 'dr.race', csrf_token: hiddenField(login.text, 'csrf_token'), rid: hiddenField(login.text, 'rid') };
+    const answers = await Promise.all(Array.from({ length: 40 }, () => b.post('/auth/login', { ...form, password: WRONG })));
+    const checked = answers.filter((a) => a.status === 401).length;
+    expect(checked).to.be.within(1, 5);
+    expect(answers.every((a) => a.status === 401 || a.status === 429)).to.equal(true);
+  });
+
   it('a successful sign-in leaves exactly one Login AuditEvent, outcome 0, naming the user and the client, with no password', async () => {
     const { events: before } = await loginEvents();
     const { b, rid, posted } = await signIn(PASSWORD);

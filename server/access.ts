@@ -152,6 +152,11 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
 export function authorizeOperation(needs: OperationAccess[], res: Response, actsFor?: string): void {
   const grant = res.locals.grant as Grant | undefined;
   if (!grant) return;
+  // An operation writes more types than it names (a release also moves its line items): no
+  // restricted token may run one at all, rather than only those restricted on the named types.
+  if (grant.patient !== undefined || grant.scopes.resources.some((s) => s.query !== undefined)) {
+    throw outcome(403, 'forbidden', 'Operations are not available to patient-context or query-constrained tokens');
+  }
   // An operation done on behalf of an organisation (a pharmacy releasing prescriptions) must come
   // from that organisation: its registered backend client, or a user of one of its role profiles.
   if (actsFor !== undefined && grant.orgCode?.toUpperCase() !== actsFor.toUpperCase()) {

@@ -90,6 +90,9 @@ describe('HTTP: EPS dispense-notification, amend and withdraw', function () {
     // A notification that claims to come from the dispenser but is sent with another pharmacy's token.
     const impostor = await dn(dispenseNotification(q, 'FCG71', [{ line: 0, type: '0001' }], '0006'), other);
     expect(impostor.status).to.equal(403);
+    // A token restricted on a type the operation writes but does not name (Task here) runs no operation.
+    const restricted = await signToken(server, 'system/MedicationDispense.cr patient/Task.u', { client_id: 'pharmacy-FCG71', org_code: 'FCG71', patient: '9990000018' });
+    expect((await dn(dispenseNotification(q, 'FCG71', [{ line: 0, type: '0001' }], '0006'), restricted)).status).to.equal(403);
     expect((await state(q)).business).to.equal('0002');
     const unknown = await dn(dispenseNotification(prescriptionOrder(), 'FCG71', [{ line: 0, type: '0001' }], '0006'));
     expect(unknown.status).to.equal(404);

@@ -124,6 +124,11 @@ export class InteractionEngine implements CandidateSearch {
     return resolve ? resolve(current, (other) => this.store.read(resourceType, other)) : current;
   }
 
+  /** One stored version as it is (no governance hooks): for access checks before the route runs. */
+  versionOf(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined> {
+    return this.store.vread(resourceType, id, versionId);
+  }
+
   /** True when `resourceType/id` has a current, not deleted, version. */
   async exists(resourceType: string, id: string): Promise<boolean> {
     const current = await this.store.read(resourceType, id);

@@ -27,8 +27,11 @@ import type { Config } from './config.js';
  * before the write (else 403), and inside the store transaction, just before it commits, every
  * version written or replaced must lie inside it (a write observer: else 403 and nothing commits).
  *
- * Not covered yet (each is denied rather than let through): conditional writes and history
- * beyond one instance under a restriction, alternative (OR) v2 query constraints, $reindex without
+ * vread and instance history under a patient-context scope: the record must lie inside the
+ * compartment now and every version shown must have lain inside it (checked before the route).
+ *
+ * Not covered yet (each is denied rather than let through): conditional writes, vread/history
+ * under v2 query constraints, history beyond one instance under a restriction, alternative (OR) v2 query constraints, $reindex without
  * system/*.cruds.
  */
 
@@ -199,6 +202,33 @@ async function checkRestricted(request: AccessRequest, req: Request, res: Respon
       // stay inside the restriction like a read.
       if (request.interaction === 'operation' && segments.length < 3) return undefined;
       await assertInside(segments[1], 'read', false);
+      return undefined;
+    }
+    case 'vread':
+    case 'history-instance': {
+      // Older versions: the record must be inside the restriction now, and every version shown must
+      // have been in the launch patient's compartment too (a resource may have moved between
+      // patients). v2 query constraints cannot be judged on old versions: refused.
+      const typeAccess = (res.locals.access as Access).decision.byType[type];
+      if (typeAccess?.constraints) throw outcome(403, 'forbidden', `${request.interaction} under a query-constrained scope is not supported yet`);
+      const id = segments[1];
+      await assertInside(id, 'read', false);
+      const patient = typeAccess?.patientCompartment;
+      if (patient === undefined) return undefined;
+      const outside = (v: { json?: string; deleted: boolean }) =>
+        !v.deleted && v.json !== undefined && !engine.compartmentsOf(JSON.parse(v.json) as Resource, 'Patient').includes(patient);
+      if (request.interaction === 'vread') {
+        const n = /^[1-9]\d{0,15}$/.test(segments[3]) ? Number(segments[3]) : undefined;
+        const version = n === undefined ? undefined : await engine.versionOf(type, id, n);
+        if (version && outside(version)) throw outcome(403, 'forbidden', `${type}/${id} is outside what this token may read`);
+        return undefined;
+      }
+      let cursor: string | undefined;
+      do {
+        const page = await engine.history({ resourceType: type, id, count: 500, cursor });
+        if (page.versions.some(outside)) throw outcome(403, 'forbidden', `Versions of ${type}/${id} lie outside what this token may read`);
+        cursor = page.nextCursor;
+      } while (cursor);
       return undefined;
     }
     case 'search-type': {

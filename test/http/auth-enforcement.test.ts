@@ -135,8 +135,6 @@ describe('HTTP: access decision on every FHIR request (AUTH=smart)', function ()
     expect((await as('patient/*.read', '/Patient/pb/Observation', {}, pa)).status).to.equal(403);
     expect((await as('patient/*.read', '/Patient/nobody/Observation', {}, pa)).status).to.equal(403); // same answer: no existence oracle
     expect(ids(await as('patient/*.read', '/Patient/pa/Observation', {}, pa)).sort()).to.deep.equal(['Observation/oa1', 'Observation/oa2']);
-    expect((await as('patient/*.read', '/Observation/oa1/_history', {}, pa)).status).to.equal(403); // versions: not yet
-    expect((await as('patient/*.read', '/Observation/oa1/_history/1', {}, pa)).status).to.equal(403);
     expect((await as('patient/*.read', '/Observation/ob1/$validate', { method: 'POST', body: { resourceType: 'Parameters', parameter: [{ name: 'mode', valueCode: 'delete' }] } }, pa)).status).to.equal(403);
     const included = ids(await as('patient/Observation.read', '/Observation?_include=Observation:subject&_include=Observation:performer', {}, pa));
     expect(included.sort()).to.deep.equal(['Observation/oa1', 'Observation/oa2']); // no Patient or Practitioner scope: nothing included
@@ -188,6 +186,28 @@ describe('HTTP: access decision on every FHIR request (AUTH=smart)', function ()
     expect(patched.json.status).to.equal('amended');
     expect((await as('patient/Observation.d', `/Observation/${id}`, { method: 'DELETE' }, pa)).status).to.be.oneOf([200, 204]);
     expect((await as(admin, `/Observation/${id}`)).status).to.equal(410);
+  });
+
+  it('a patient-context token reads the versions of its own patient\'s records, never a version that lay in another patient\'s compartment', async () => {
+    const pa = { patient: 'pa' };
+    const history = await as('patient/*.read', '/Observation/oa1/_history', {}, pa);
+    expect(history.status, history.text).to.equal(200);
+    expect(history.json.entry.length).to.be.greaterThan(0);
+    expect((await as('patient/*.read', '/Observation/oa1/_history/1', {}, pa)).status).to.equal(200);
+    expect((await as('patient/*.read', '/Observation/ob1/_history', {}, pa)).status).to.equal(403);
+    // A record moved from pb to pa: its current version is pa's, its first was pb's.
+    const obs = (patient: string) => ({ resourceType: 'Observation', id: 'moved', status: 'final', code: { text: 'mv' }, subject: { reference: `Patient/${patient}` } });
+    expect((await as(admin, '/Observation/moved', { method: 'PUT', body: obs('pb') })).status).to.equal(201);
+    expect((await as(admin, '/Observation/moved', { method: 'PUT', body: obs('pa') })).status).to.equal(200);
+    expect((await as('patient/*.read', '/Observation/moved', {}, pa)).status).to.equal(200);
+    expect((await as('patient/*.read', '/Observation/moved/_history/2', {}, pa)).status).to.equal(200);
+    const old = await as('patient/*.read', '/Observation/moved/_history/1', {}, pa);
+    expect(old.status).to.equal(403);
+    expect(old.text).to.not.contain('Patient/pb');
+    expect((await as('patient/*.read', '/Observation/moved/_history', {}, pa)).status).to.equal(403);
+    // Under v2 query constraints old versions cannot be judged: refused.
+    expect((await as('system/Observation.rs?category=laboratory', '/Observation/oa1/_history')).status).to.equal(403);
+    expect((await as(admin, '/Observation/moved', { method: 'DELETE' })).status).to.be.oneOf([200, 204]); // leaves the shared data as it was
   });
 
   it('a query-constrained scope writes only what matches its constraint', async () => {

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
       logger.info({ token_endpoint: endpoints.token },
         `No SMART clients are registered. To get a first token: put a backend-services client (its public key in jwks) in a JSON file, `
         + `restart with SMART_CLIENTS=<that file>, and POST a signed client assertion to ${endpoints.token}; `
-        + `README "Authorization (in progress)" has a copy-paste example`);
+        + `README "Your first token (copy-paste)" has the steps`);
     } else {
       // Ids and names only: never a secret.
       logger.info({ clients: clients.all().map((c) => c.clientId), file: clients.source, token_endpoint: endpoints.token },

@@ -207,7 +207,6 @@ export class InteractionEngine implements CandidateSearch {
     if (changes.some(({ version }) => TERMINOLOGY_TYPES.has(version.resourceType))) this.terminology.invalidate();
     for (const { version, resource } of changes) {
       this.hooks.for(version.resourceType).afterCommit?.({ id: version.id, resource: version.deleted ? undefined : resource });
-      this.profiles?.committed(version.resourceType);
     }
     return result;
   }

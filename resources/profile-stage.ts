@@ -36,17 +36,6 @@ export class ProfileStage {
     }
   }
 
-  /**
-   * Bumped whenever a ValueSet or CodeSystem write commits: binding results cached by the code
-   * checker are good for one generation (the IG's and R4's never change, stored ones may).
-   */
-  terminologyGeneration = 0;
-
-  /** Told by the engine after each committed write. */
-  committed(resourceType: string): void {
-    if (resourceType === 'ValueSet' || resourceType === 'CodeSystem') this.terminologyGeneration++;
-  }
-
   /** The write-path check: throws 422 when the resource fails a profile that applies to it. */
   async enforce(resource: Resource): Promise<void> {
     if (!this.policy.applies(resource)) return;
@@ -114,17 +103,17 @@ export class ProfileStage {
  * expanded here (it draws on SNOMED CT or another system the server does not hold, or is too
  * large) is 'unknown', never 'invalid'.
  */
-export function localCodeChecker(terminology: LocalTerminology, generation: () => number = () => 0): CodeChecker {
+export function localCodeChecker(terminology: LocalTerminology): CodeChecker {
   // Results by value set and coding, for the current terminology generation: a required binding
   // on a hot element (gender, identifier use) is then a map lookup, not a store query.
   const cache = new Map<string, CodeCheckResult>();
-  let cachedGeneration = generation();
+  let cachedGeneration = terminology.generation;
   const MAX_CACHED = 50_000;
   return {
     async validateCode(valueSetUrl, coding) {
-      if (generation() !== cachedGeneration) {
+      if (terminology.generation !== cachedGeneration) {
         cache.clear();
-        cachedGeneration = generation();
+        cachedGeneration = terminology.generation;
       }
       const key = `${valueSetUrl}\u0000${coding.system ?? ''}\u0000${coding.code ?? ''}`;
       let result = cache.get(key);

@@ -132,7 +132,7 @@ export async function buildEngine(store: Store, logger: Logger, config: Config):
   }
   const engine = new InteractionEngine({ store, registry, extractor, hooks, profiles, maxExpansion: config.maxExpansion });
   engine.terminology.addConformanceResources(igResources); // the IGs' CodeSystems, ValueSets and ConceptMaps
-  codes = localCodeChecker(engine.terminology, () => profiles.terminologyGeneration);
+  codes = localCodeChecker(engine.terminology);
   await loadStoredSearchParameters(store, hooks);
   if (config.snomedRf2Path) {
     const started = Date.now();

@@ -46,10 +46,26 @@ export class LocalTerminology {
     this.context = { canonicals: this.canonicals, expander: this.expander, expansion: (vs) => this.expansion(vs) };
   }
 
+  /**
+   * Bumped whenever what the terminology holds changes (a committed write, IG content, a SNOMED
+   * release): answers cached outside it (the profile validator's binding results) hold for one
+   * generation.
+   */
+  get generation(): number {
+    return this.changes;
+  }
+
+  private changes = 0;
+
+  private changed(): void {
+    this.expansions = new WeakMap();
+    this.changes++;
+  }
+
   /** Called after every committed write of a CodeSystem, ValueSet or ConceptMap. */
   invalidate(): void {
     this.canonicals.invalidate();
-    this.expansions = new WeakMap();
+    this.changed();
   }
 
   /**
@@ -59,14 +75,14 @@ export class LocalTerminology {
    */
   addConformanceResources(resources: Resource[]): number {
     const n = this.canonicals.addResources(resources);
-    this.expansions = new WeakMap();
+    this.changed();
     return n;
   }
 
   /** A code system held outside FHIR resources (a SNOMED CT RF2 release). */
   addCodeSystem(provider: CodeSystemProvider): void {
     this.canonicals.addProvider(provider);
-    this.expansions = new WeakMap();
+    this.changed();
   }
 
   private expansion(vs: ValueSet): Promise<Expansion> {

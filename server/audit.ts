@@ -138,6 +138,7 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
     let pending: string[] = [];
     return {
       async beforeCommit(changes, server, { bundle }) {
+        pending = []; // a transaction that did not commit leaves nothing to claim
         const patients = new Set<string>();
         for (const { version, resource, previous } of changes) {
           if (version.resourceType === NOT_AUDITED) continue;

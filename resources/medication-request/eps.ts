@@ -1,5 +1,6 @@
 import type { Coding, Extension, MedicationDispense, MedicationRequest, Resource, Task } from 'fhir/r4.js';
 import { ODS_ORGANIZATION_CODE_SYSTEM } from '../organization/ods.js';
+import { NHS_NUMBER_SYSTEM } from '../patient/nhs-number.js';
 
 /** The EPS identifier systems, code systems and extensions (nhs-spine.md §2), named once. */
 export const PRESCRIPTION_ORDER_NUMBER = 'https://fhir.nhs.uk/Id/prescription-order-number';
@@ -8,7 +9,8 @@ export const PRESCRIPTION_ID_EXTENSION = 'https://fhir.nhs.uk/StructureDefinitio
 export const LINE_ITEM_NUMBER = 'https://fhir.nhs.uk/Id/prescription-order-item-number';
 /** The ODS organisation code system, as the ODS mapping defines it. */
 export const ODS_CODE = ODS_ORGANIZATION_CODE_SYSTEM;
-export const NHS_NUMBER = 'https://fhir.nhs.uk/Id/nhs-number';
+/** The NHS number identifier system, as the PDS mapping defines it. */
+export const NHS_NUMBER = NHS_NUMBER_SYSTEM;
 export const SDS_ROLE_PROFILE_ID = 'https://fhir.nhs.uk/Id/sds-role-profile-id';
 export const MESSAGE_EVENT = 'https://fhir.nhs.uk/CodeSystem/message-event';
 export const TASK_BUSINESS_STATUS = 'https://fhir.nhs.uk/CodeSystem/EPS-task-business-status';

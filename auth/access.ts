@@ -1,5 +1,5 @@
 import { isResourceType } from '../fhir/definitions.js';
-import { isClinicalRole } from '../resources/practitioner/rbac.js';
+import { isStaffUser } from '../fhir/requester.js';
 import { permissionString, type Permission, type ResourceScope, type ScopeSet } from './scopes.js';
 
 /**
@@ -130,18 +130,12 @@ const TYPE_LEVEL: ReadonlySet<Interaction> = new Set([
   'read', 'vread', 'history-instance', 'history-type', 'search-type', 'create', 'update', 'patch', 'delete',
 ]);
 
-const NON_STAFF_USER_TYPES = new Set(['Patient', 'RelatedPerson']);
-
-/** The resource type named by a fhirUser reference (relative or absolute), if any. */
-export function fhirUserType(fhirUser: string): string | undefined {
-  return /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}$/.exec(fhirUser)?.[1];
-}
-
-/** Rule 6 applies to this user: present and not a patient or related person. */
-function isStaff(user: Grant['user']): user is NonNullable<Grant['user']> {
-  if (!user) return false;
-  const type = user.fhirUser === undefined ? undefined : fhirUserType(user.fhirUser);
-  return !(type !== undefined && NON_STAFF_USER_TYPES.has(type));
+/**
+ * What the decision needs to know that only the Spine modules can tell (auth/ imports none of
+ * them): which national RBAC job roles are clinical (resources/practitioner, SDS).
+ */
+export interface AccessRules {
+  isClinicalRole(code: string): boolean;
 }
 
 function deny(reason: string): AccessDecision {
@@ -205,7 +199,7 @@ function sameAccess(a: TypeAccess, b: TypeAccess): boolean {
   return a.patientCompartment === b.patientCompartment && JSON.stringify(a.constraints) === JSON.stringify(b.constraints);
 }
 
-export function decide(request: AccessRequest, grant: Grant): AccessDecision {
+export function decide(request: AccessRequest, grant: Grant, rules: AccessRules): AccessDecision {
   const { interaction } = request;
   const types = [...new Set(request.resourceTypes)];
   if (!(INTERACTIONS as readonly string[]).includes(interaction)) return deny('unknown interaction');
@@ -236,7 +230,7 @@ export function decide(request: AccessRequest, grant: Grant): AccessDecision {
     return deny(reason);
   }
 
-  if (isStaff(grant.user) && !grant.user.roles.some(isClinicalRole)) {
+  if (isStaffUser(grant.user) && !grant.user.roles.some((r) => rules.isClinicalRole(r))) {
     const clinical = types.filter(isClinicalResourceType);
     if (clinical.length) {
       return deny(`RBAC: ${interaction} on clinical resource types (${clinical.join(', ')}) needs a clinical national RBAC job role; the user has none`);

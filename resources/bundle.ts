@@ -1,6 +1,6 @@
 import type { Binary, Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from 'fhir/r4.js';
-import { isResourceType } from '../fhir/definitions.js';
 import { errors, FhirError, operationOutcome } from '../fhir/errors.js';
+import { parseFhirRequest, queryPairs } from '../fhir/request.js';
 import type { InteractionEngine } from './engine.js';
 import type { PatchBody } from './patch/index.js';
 import { rewriteReferences } from './references.js';
@@ -165,7 +165,7 @@ function parseEntry(e: BundleEntry, index: number, baseUrl: string): ParsedEntry
   const url = stripBase(request.url, baseUrl);
   if (e.fullUrl !== undefined && typeof e.fullUrl !== 'string') throw at('fullUrl must be a string');
   const entry: ParsedEntry = { index, method, url, fullUrl: e.fullUrl, resource: e.resource as Resource | undefined };
-  if (method !== 'GET' && method !== 'HEAD') entry.target = parseTarget(url, at);
+  if (method !== 'GET' && method !== 'HEAD') entry.target = parseTarget(method, url, at);
   if (request.ifMatch !== undefined) {
     const m = typeof request.ifMatch === 'string' ? /^\s*(?:W\/)?"(\d+)"\s*$/.exec(request.ifMatch) : null;
     if (!m) throw at(`request.ifMatch must be an ETag such as W/"3"`);
@@ -189,21 +189,30 @@ function stripBase(url: string, baseUrl: string): string {
   return url.replace(/^\/+/, '');
 }
 
-function parseTarget(url: string, at: (msg: string) => FhirError): Target {
-  const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
-  const parts = path.split('/');
-  if (!isResourceType(parts[0])) throw at(`'${parts[0]}' is not an R4 resource type`);
-  if (parts.length === 2 && !ID_PATTERN.test(parts[1])) throw at(`'${parts[1]}' is not a valid FHIR id`);
-  if (q >= 0) {
-    if (parts.length !== 1) throw at(`'${url}' is not Type?criteria`);
-    const criteria = [...new URLSearchParams(url.slice(q + 1))];
-    if (criteria.length === 0) throw at(`'${url}' has no criteria`);
-    return { resourceType: parts[0], criteria };
+/**
+ * The resource a write entry acts on, read by the one FHIR request parser (fhir/request.ts) as an
+ * HTTP request with the same method and url would be: `Type` (create), `Type/id`, `Type?criteria`.
+ */
+function parseTarget(method: Method, url: string, at: (msg: string) => FhirError): Target {
+  let request;
+  try {
+    request = parseFhirRequest(method, url);
+  } catch (error) {
+    throw at(`'${url}': ${error instanceof FhirError ? error.issues[0]?.diagnostics : 'not a FHIR request url'}`);
   }
-  if (parts.length === 1) return { resourceType: parts[0] };
-  if (parts.length === 2) return { resourceType: parts[0], id: parts[1] };
-  throw at(`'${url}' is not Type, Type/id or Type?criteria`);
+  const { interaction, type, id, conditional } = request;
+  const writes = interaction === 'create' || interaction === 'update' || interaction === 'patch' || interaction === 'delete';
+  if (!writes || type === undefined) throw at(`'${url}' is not Type, Type/id or Type?criteria`);
+  if (id !== undefined) {
+    if (!ID_PATTERN.test(id)) throw at(`'${id}' is not a valid FHIR id`);
+    if (request.query !== '') throw at(`'${url}' is not Type?criteria`);
+    return { resourceType: type, id };
+  }
+  if (interaction === 'create') return request.query === '' ? { resourceType: type } : { resourceType: type, criteria: queryPairs(request) };
+  if (!conditional) throw at(`'${url}' is not Type, Type/id or Type?criteria`);
+  const criteria = queryPairs(request);
+  if (criteria.length === 0) throw at(`'${url}' has no criteria`);
+  return { resourceType: type, criteria };
 }
 
 /** Two entries may not act on the same resource (R4 http.html#trules). */

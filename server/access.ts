@@ -1,26 +1,28 @@
-import type { NextFunction, Request, Response } from 'express';
-import { decide, type AccessDecision, type AccessRequest, type Grant, type Interaction, type TypeAccess } from '../auth/access.js';
+import type { Request } from 'express';
+import type { Resource } from 'fhir/r4.js';
+import { decide, type AccessDecision, type AccessRequest, type Grant, type TypeAccess } from '../auth/access.js';
 import type { AuthServer } from '../auth/authorization-server.js';
 import { parseScopes } from '../auth/scopes.js';
-import { resourceTypes, isResourceType } from '../fhir/definitions.js';
 import { FhirError } from '../fhir/errors.js';
-import type { Resource } from 'fhir/r4.js';
+import type { FhirRequest } from '../fhir/request.js';
+import type { Requester } from '../fhir/requester.js';
 import type { InteractionEngine, WriteObserver } from '../resources/engine.js';
-import { TERMINOLOGY_OPERATIONS } from '../terminology/operations.js';
 import type { OperationAccess } from '../resources/hooks.js';
+import type { AccessNeed } from '../resources/module.js';
+import type { Spine } from '../resources/spine.js';
 import type { Condition } from '../search/plan.js';
 import { compartmentCondition } from '../search/parse.js';
-import { baseUrl } from './base-url.js';
-import { restrictPrivacyOfficer, scrAccessRequest } from './scr-access.js';
-import type { Config } from './config.js';
+import type { Access, RequestContext } from './context.js';
+import type { Resolved } from './route-table.js';
 
 /**
  * The one access decision per FHIR request (ARCHITECTURE.md "Security and audit"): the bearer
- * token is verified, its scopes and launch context become a Grant, the request becomes an
- * interaction on resource types, and auth/access.ts decides. A denial is a 401 (no valid token) or
- * a 403 (not allowed) OperationOutcome that names no data. An allowed request carries its
- * restrictions in `res.locals.access`; the routes apply them inside the search plan (never by
- * filtering a page afterwards) and check single resources against them.
+ * token is verified and becomes the request context's requester and grant; the route table row
+ * says what the parsed request needs, and auth/access.ts decides. A denial is a 401 (no valid
+ * token) or a 403 (not allowed) OperationOutcome that names no data. An allowed request carries
+ * its restrictions in the context (`ctx.access`); the routes apply them inside the search plan
+ * (never by filtering a page afterwards) and check single resources against them. The Spine
+ * modules' access restrictions (resources/module.ts AccessRestriction) narrow the decision here.
  *
  * Restricted writes (create, update, patch, delete of one resource under a patient-context or
  * query-constrained scope) are checked twice: the current resource must lie inside the restriction
@@ -31,120 +33,106 @@ import type { Config } from './config.js';
  * compartment now and every version shown must have lain inside it (checked before the route).
  *
  * Not covered yet (each is denied rather than let through): conditional writes, vread/history
- * under v2 query constraints, history beyond one instance under a restriction, alternative (OR) v2 query constraints, $reindex without
- * system/*.cruds.
+ * under v2 query constraints, history beyond one instance under a restriction, alternative (OR)
+ * v2 query constraints, $reindex without system/*.cruds.
  */
 
-export interface Access {
-  grant: Grant;
-  decision: Extract<AccessDecision, { allow: true }>;
+export const forbidden = (diagnostics: string): FhirError => new FhirError(403, [{ severity: 'error', code: 'forbidden', diagnostics }]);
+
+function unauthenticated(diagnostics: string, error?: string): FhirError {
+  return new FhirError(401, [{ severity: 'error', code: 'login', diagnostics }], {
+    'WWW-Authenticate': `Bearer realm="vertebra"${error ? `, error="${error}"` : ''}`,
+  });
 }
 
-/** What a request does, for the decision; undefined for public paths and for paths the router will refuse anyway. */
-export function accessRequestFor(method: string, path: string, query: URLSearchParams): AccessRequest | 'public' | 'admin' | 'bundle' | 'operation' | undefined {
-  const m = method === 'HEAD' ? 'GET' : method;
-  const segments = pathSegments(path);
-  if (!segments) return undefined; // malformed escapes: the router answers it
-  const [a, b, c, d, ...rest] = segments;
-  if (rest.length) return undefined;
-  const scr = scrAccessRequest(segments);
-  if (scr) return scr;
-  const type = (t: string | undefined): t is string => t !== undefined && isResourceType(t);
-  const systemTypes = () => {
-    const listed = query.getAll('_type').flatMap((v) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
-    return listed.length ? [...new Set(listed)] : [...resourceTypes().keys()];
-  };
-  const on = (interaction: Interaction, types: string[]): AccessRequest => ({ interaction, resourceTypes: types });
-  if (a === undefined) return m === 'POST' ? 'bundle' : m === 'GET' ? on('search-system', systemTypes()) : undefined;
-  if (a === 'metadata' && b === undefined) return 'public';
-  if (a === '_search' && b === undefined) return on('search-system', systemTypes());
-  if (a === '_history' && b === undefined) return on('history-system', [...resourceTypes().keys()]);
-  if (a === '$reindex' && b === undefined) return 'admin';
-  // Custom operations (EPS $process-message): what they need depends on the body, so the route
-  // asks the decision once it has read it (authorizeOperation).
-  if (a.startsWith('$') && b === undefined) return m === 'POST' ? 'operation' : undefined;
-  if (!type(a)) return undefined;
-  if (b === undefined) {
-    const byMethod: Record<string, Interaction> = { GET: 'search-type', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
-    return byMethod[m] ? on(byMethod[m], [a]) : undefined;
-  }
-  if (c === undefined) {
-    if (b === '_search') return on('search-type', [a]);
-    if (b === '_history') return on('history-type', [a]);
-    if (b === '$validate') return on('operation', [a]);
-    if (b === '$match') return on('search-type', [a]);
-    if (isTerminologyOperation(a, b, false)) return on('operation', [a]);
-    if (b === '$reindex') return 'admin';
-    if (b.startsWith('$')) return m === 'POST' ? 'operation' : undefined; // Task/$release and the like
-    const byMethod: Record<string, Interaction> = { GET: 'read', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
-    return byMethod[m] ? on(byMethod[m], [a]) : undefined;
-  }
-  if (d === undefined) {
-    if (c === '_history') return on('history-instance', [a]);
-    if (c === '$validate') return on('operation', [a]);
-    if (isTerminologyOperation(a, c, true)) return on('operation', [a]);
-    if (type(c)) return on('search-type', [c]); // compartment search: the route checks the compartment id
+export interface AccessDeps {
+  /** The SMART authorization server; absent with AUTH=off (then every request is the anonymous user). */
+  auth?: AuthServer;
+  engine: InteractionEngine;
+  spine: Spine;
+  /** The FHIR base the token's audience must be. */
+  baseUrl: (req: Request) => string;
+}
+
+/** Answered without a token: the route says so; the CapabilityStatement's 405s need none either. */
+export function isPublic(ctx: RequestContext, resolved: Resolved | undefined): boolean {
+  return resolved ? resolved.access === 'public' : ctx.request?.interaction === 'capabilities';
+}
+
+/** The access request a route's need stands for, for auth/access.ts. */
+function accessRequest(need: AccessNeed | { interaction: AccessRequest['interaction']; resourceTypes: string[]; creates?: boolean }): AccessRequest {
+  return need.creates ? { interaction: need.interaction, resourceTypes: need.resourceTypes, creates: true } : { interaction: need.interaction, resourceTypes: need.resourceTypes };
+}
+
+/**
+ * The access decision for the request in `ctx` (its route already resolved, or the error that
+ * resolving it raised, answered once the token has been checked). Returns the write observer a
+ * restricted write must run under, if any.
+ */
+export async function authorizeRequest(
+  deps: AccessDeps, req: Request, ctx: RequestContext, resolved: Resolved | undefined, unroutable: unknown,
+): Promise<WriteObserver | undefined> {
+  const { auth, engine, spine } = deps;
+  if (isPublic(ctx, resolved)) {
+    if (unroutable) throw unroutable;
     return undefined;
   }
-  return c === '_history' ? on('vread', [a]) : undefined;
-}
-
-/** `$lookup`, `$expand`… on the types (and levels) terminology/operations.ts defines them for: reads of terminology. */
-function isTerminologyOperation(type: string, segment: string, instance: boolean): boolean {
-  return TERMINOLOGY_OPERATIONS.some((o) => o.type === type && `$${o.name}` === segment && (o.instance || !instance));
-}
-
-/** The decoded segments of a request path, or undefined when an escape is malformed (`%E0%A4`). */
-export function pathSegments(path: string): string[] | undefined {
+  if (!auth) {
+    if (unroutable) throw unroutable;
+    return undefined;
+  }
+  const header = req.get('authorization') ?? '';
+  const token = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header)?.[1];
+  if (!token) throw unauthenticated('A bearer access token is required');
+  let claims: Record<string, unknown>;
   try {
-    return path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+    claims = await auth.verifyAccessToken(token, deps.baseUrl(req));
   } catch {
+    throw unauthenticated('The access token is not valid (expired, revoked, or not issued for this server)', 'invalid_token');
+  }
+  ctx.who = requesterOf(claims); // for the audit trail, denials included
+  ctx.authenticated = true;
+  const grant = ctx.grant = grantOf(claims);
+  ctx.decide = (request) => decide(request, grant, spine.accessRules);
+  if (unroutable) throw unroutable;
+  const request = ctx.request!;
+  const need = resolved!.access;
+  if (need === 'admin') {
+    const full = grant.scopes.resources.some((s) => s.context === 'system' && s.resourceType === '*' && s.permissions.size === 5 && !s.query);
+    if (!full) throw forbidden('This operation needs system/*.cruds (or system/*.*)');
     return undefined;
+  }
+  if (need === 'bundle' || need === 'by-body' || need === 'public') return undefined; // bundles decide per entry, operations per what their body asks
+  const what = accessRequest(need(request));
+  const decision = ctx.decide(what);
+  if (!decision.allow) throw forbidden(decision.reason);
+  await applyRestrictions(spine, ctx.who, decision, what, (name) => req.get(name), engine);
+  checkConstraints(decision, engine);
+  ctx.access = { grant, decision };
+  return checkRestricted(what, request, req, ctx.access, engine);
+}
+
+/**
+ * The Spine modules' narrowing of the decision (a privacy officer sees the alerts of its own
+ * organisation): their constraints are ANDed into the type's v2 constraints, which the search
+ * plan and the single-resource checks then apply.
+ */
+async function applyRestrictions(
+  spine: Spine, who: Requester, decision: Extract<AccessDecision, { allow: true }>, request: AccessRequest,
+  header: (name: string) => string | undefined, engine: InteractionEngine,
+): Promise<void> {
+  for (const restriction of spine.restrictions) {
+    const typeAccess = decision.byType[restriction.resourceType];
+    if (!typeAccess || !restriction.appliesTo(who)) continue;
+    const own = await restriction.constraints(who, header, engine);
+    typeAccess.constraints = typeAccess.constraints ? typeAccess.constraints.map((list) => [...list, ...own]) : [own];
+    if (request.resourceTypes.length === 1) decision.constraints = typeAccess.constraints;
   }
 }
 
-function outcome(status: number, code: 'login' | 'forbidden', diagnostics: string, headers: Record<string, string> = {}): FhirError {
-  return new FhirError(status, [{ severity: 'error', code, diagnostics }], headers);
-}
-
-/** Express middleware for the FHIR routes: AUTH=off lets everything through as the anonymous user. */
-export function accessControl(auth: AuthServer | undefined, config: Config, engine: InteractionEngine) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    if (!auth) return next();
-    const q = req.originalUrl.indexOf('?');
-    const what = accessRequestFor(req.method, req.path, new URLSearchParams(q < 0 ? '' : req.originalUrl.slice(q + 1)));
-    if (what === 'public') return next();
-    const header = req.get('authorization') ?? '';
-    const token = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header)?.[1];
-    const challenge = (error?: string) => ({ 'WWW-Authenticate': `Bearer realm="vertebra"${error ? `, error="${error}"` : ''}` });
-    if (!token) throw outcome(401, 'login', 'A bearer access token is required', challenge());
-    let claims: Awaited<ReturnType<AuthServer['verifyAccessToken']>>;
-    try {
-      claims = await auth.verifyAccessToken(token, baseUrl(req, config));
-    } catch {
-      throw outcome(401, 'login', 'The access token is not valid (expired, revoked, or not issued for this server)', challenge('invalid_token'));
-    }
-    res.locals.principal = principalOf(claims); // for the audit trail, denials included
-    const grant = grantOf(claims);
-    // Every path a route serves is classified above; anything else is served by no route.
-    if (what === undefined) throw new FhirError(404, [{ severity: 'error', code: 'not-found', diagnostics: `No FHIR endpoint for ${req.method} ${req.path}` }]);
-    res.locals.grant = grant; // bundles decide per entry, operations per what their body asks (below)
-    const request = what === 'admin' || what === 'bundle' || what === 'operation' ? undefined : what;
-    if (what === 'admin') {
-      const full = grant.scopes.resources.some((s) => s.context === 'system' && s.resourceType === '*' && s.permissions.size === 5 && !s.query);
-      if (!full) throw outcome(403, 'forbidden', 'This operation needs system/*.cruds (or system/*.*)');
-      return next();
-    }
-    if (what === 'bundle' || what === 'operation') return next();
-    const decision = decide(request!, grant);
-    if (!decision.allow) throw outcome(403, 'forbidden', decision.reason);
-    await restrictPrivacyOfficer(request!, grant, decision, req, engine);
-    checkConstraints(decision, engine);
-    res.locals.access = { grant, decision } satisfies Access;
-    const writes = await checkRestricted(request!, req, res, engine);
-    if (writes) engine.observeWrites(writes, next);
-    else next();
-  };
+/** The restriction of a module that applies to `who` on `type`, where it cannot be applied piecemeal. */
+export function unappliedRestriction(spine: Spine, who: Requester, decision: Extract<AccessDecision, { allow: true }>): string | undefined {
+  return spine.restrictions.find((r) => decision.byType[r.resourceType] && r.appliesTo(who))?.describe;
 }
 
 /**
@@ -152,56 +140,67 @@ export function accessControl(auth: AuthServer | undefined, config: Config, engi
  * grant, nothing to check). Operations write across several resources on the server's terms, so
  * patient-context and query-constrained grants are refused rather than half-applied.
  */
-export function authorizeOperation(needs: OperationAccess[], res: Response, actsFor?: string): void {
-  const grant = res.locals.grant as Grant | undefined;
-  if (!grant) return;
+export function authorizeOperation(ctx: RequestContext, needs: OperationAccess[], actsFor?: string): void {
+  const { grant } = ctx;
+  if (!grant || !ctx.decide) return;
   // An operation writes more types than it names (a release also moves its line items): no
   // restricted token may run one at all, rather than only those restricted on the named types.
   if (grant.patient !== undefined || grant.scopes.resources.some((s) => s.query !== undefined)) {
-    throw outcome(403, 'forbidden', 'Operations are not available to patient-context or query-constrained tokens');
+    throw forbidden('Operations are not available to patient-context or query-constrained tokens');
   }
   // An operation done on behalf of an organisation (a pharmacy releasing prescriptions) must come
   // from that organisation: its registered backend client, or a user of one of its role profiles.
   if (actsFor !== undefined && grant.orgCode?.toUpperCase() !== actsFor.toUpperCase()) {
-    throw outcome(403, 'forbidden', grant.orgCode
+    throw forbidden(grant.orgCode
       ? `This token acts for organisation ${grant.orgCode}, not for ${actsFor}`
       : `This operation acts for organisation ${actsFor}, and the token names no organisation (org_code)`);
   }
   for (const { interaction, resourceType } of needs) {
-    const decision = decide({ interaction, resourceTypes: [resourceType] }, grant);
-    if (!decision.allow) throw outcome(403, 'forbidden', decision.reason);
+    const decision = ctx.decide({ interaction, resourceTypes: [resourceType] });
+    if (!decision.allow) throw forbidden(decision.reason);
     if (restricts(decision.byType[resourceType])) {
-      throw outcome(403, 'forbidden', `This operation is not available to patient-context or query-constrained tokens (${interaction} on ${resourceType})`);
+      throw forbidden(`This operation is not available to patient-context or query-constrained tokens (${interaction} on ${resourceType})`);
     }
   }
+}
+
+/** A module's second decision, for what a call touches beyond its path (ModuleCall.authorize). */
+export function authorizeNeeds(ctx: RequestContext, needs: AccessNeed[]): { restricted: boolean } {
+  if (!ctx.decide) return { restricted: false };
+  let restricted = false;
+  for (const need of needs) {
+    const decision = ctx.decide(accessRequest(need));
+    if (!decision.allow) throw forbidden(decision.reason);
+    if (Object.values(decision.byType).some(restricts)) restricted = true;
+  }
+  return { restricted };
 }
 
 /**
  * Applies a restricted decision (launch patient's compartment, v2 query constraints) where the
  * route cannot: a single resource must lie inside the restriction (else 403, naming nothing);
  * interactions that cannot be restricted yet are refused. Searches are restricted in the plan by
- * the search route (searchRestriction).
+ * the search route (restrictionFor).
  */
-async function checkRestricted(request: AccessRequest, req: Request, res: Response, engine: InteractionEngine): Promise<WriteObserver | undefined> {
-  const restricted = request.resourceTypes.filter((t) => isRestricted(res, t));
+async function checkRestricted(what: AccessRequest, request: FhirRequest, req: Request, access: Access, engine: InteractionEngine): Promise<WriteObserver | undefined> {
+  const restricted = what.resourceTypes.filter((t) => restricts(access.decision.byType[t]));
   if (!restricted.length) return undefined;
-  const [type] = request.resourceTypes;
-  const segments = pathSegments(req.path)!;
+  const [type] = what.resourceTypes;
   /** The current `type/id`, if any, must lie inside the restriction (a missing one is the route's 404, or an update as create). */
-  const assertInside = async (id: string, what: string, ifExists: boolean): Promise<void> => {
-    const { where, params } = searchRestriction(res, type);
+  const assertInside = async (id: string, verb: string, ifExists: boolean): Promise<void> => {
+    const { where, params } = restrictionFor(access, type);
     const { result } = await engine.search([type], [['_id', id], ...params], { strict: true, defaultCount: 1, maxCount: 1 }, where);
     if (result.matches.length) return;
     if (ifExists && !(await engine.exists(type, id))) return;
-    throw outcome(403, 'forbidden', `${type}/${id} is outside what this token may ${what}`);
+    throw forbidden(`${type}/${id} is outside what this token may ${verb}`);
   };
-  switch (request.interaction) {
+  switch (what.interaction) {
     case 'operation':
     case 'read': {
       // A type-level operation ($validate) checks a body, not stored data; an instance one must
       // stay inside the restriction like a read.
-      if (request.interaction === 'operation' && segments.length < 3) return undefined;
-      await assertInside(segments[1], 'read', false);
+      if (request.id === undefined) return undefined;
+      await assertInside(request.id, 'read', false);
       return undefined;
     }
     case 'vread':
@@ -209,35 +208,35 @@ async function checkRestricted(request: AccessRequest, req: Request, res: Respon
       // Older versions: the record must be inside the restriction now, and every version shown must
       // have been in the launch patient's compartment too (a resource may have moved between
       // patients). v2 query constraints cannot be judged on old versions: refused.
-      const typeAccess = (res.locals.access as Access).decision.byType[type];
-      if (typeAccess?.constraints) throw outcome(403, 'forbidden', `${request.interaction} under a query-constrained scope is not supported yet`);
-      const id = segments[1];
+      const typeAccess = access.decision.byType[type];
+      if (typeAccess?.constraints) throw forbidden(`${what.interaction} under a query-constrained scope is not supported yet`);
+      const id = request.id!;
       await assertInside(id, 'read', false);
       const patient = typeAccess?.patientCompartment;
       if (patient === undefined) return undefined;
       const outside = (v: { json?: string; deleted: boolean }) =>
         !v.deleted && v.json !== undefined && !engine.compartmentsOf(JSON.parse(v.json) as Resource, 'Patient').includes(patient);
-      if (request.interaction === 'vread') {
-        const n = /^[1-9]\d{0,15}$/.test(segments[3]) ? Number(segments[3]) : undefined;
+      if (what.interaction === 'vread') {
+        const n = /^[1-9]\d{0,15}$/.test(request.version!) ? Number(request.version) : undefined;
         const version = n === undefined ? undefined : await engine.versionOf(type, id, n);
-        if (version && outside(version)) throw outcome(403, 'forbidden', `${type}/${id} is outside what this token may read`);
+        if (version && outside(version)) throw forbidden(`${type}/${id} is outside what this token may read`);
         return undefined;
       }
       let cursor: string | undefined;
       do {
         const page = await engine.history({ resourceType: type, id, count: 500, cursor });
-        if (page.versions.some(outside)) throw outcome(403, 'forbidden', `Versions of ${type}/${id} lie outside what this token may read`);
+        if (page.versions.some(outside)) throw forbidden(`Versions of ${type}/${id} lie outside what this token may read`);
         cursor = page.nextCursor;
       } while (cursor);
       return undefined;
     }
     case 'search-type': {
-      if (req.path.endsWith('/$match')) throw outcome(403, 'forbidden', '$match is not available to patient-context or query-constrained tokens');
+      if (request.operation === 'match') throw forbidden('$match is not available to patient-context or query-constrained tokens');
       // A compartment search of another patient answers the same whether that patient exists or not.
-      const compartmentOwner = segments.length === 3 && segments[0] === 'Patient' ? segments[1] : undefined;
-      const own = (res.locals.access as Access).decision.byType[type]?.patientCompartment;
-      if (compartmentOwner !== undefined && own !== undefined && compartmentOwner !== own) {
-        throw outcome(403, 'forbidden', 'A patient-context token may search only its own patient\'s compartment');
+      const owner = request.compartment?.type === 'Patient' ? request.compartment.id : undefined;
+      const own = access.decision.byType[type]?.patientCompartment;
+      if (owner !== undefined && own !== undefined && owner !== own) {
+        throw forbidden('A patient-context token may search only its own patient\'s compartment');
       }
       return undefined;
     }
@@ -246,13 +245,13 @@ async function checkRestricted(request: AccessRequest, req: Request, res: Respon
     case 'patch':
     case 'delete': {
       // Conditional forms match across every patient: their outcome would tell what lies outside.
-      const conditional = request.interaction === 'create' ? req.get('if-none-exist') !== undefined : segments.length < 2;
-      if (conditional) throw outcome(403, 'forbidden', `Conditional ${request.interaction} under a patient-context or query-constrained scope is not supported yet`);
-      if (request.interaction !== 'create') await assertInside(segments[1], 'change', request.interaction === 'update');
-      return restrictedWrites(res.locals.access as Access, engine);
+      const conditional = what.interaction === 'create' ? req.get('if-none-exist') !== undefined : request.conditional === true;
+      if (conditional) throw forbidden(`Conditional ${what.interaction} under a patient-context or query-constrained scope is not supported yet`);
+      if (what.interaction !== 'create') await assertInside(request.id!, 'change', what.interaction === 'update');
+      return restrictedWrites(access, engine);
     }
     default:
-      throw outcome(403, 'forbidden', `${request.interaction} on ${restricted.join(', ')} under a patient-context or query-constrained scope is not supported yet`);
+      throw forbidden(`${what.interaction} on ${restricted.join(', ')} under a patient-context or query-constrained scope is not supported yet`);
   }
 }
 
@@ -269,7 +268,7 @@ function restrictedWrites(access: Access, engine: InteractionEngine): WriteObser
         if (!restricts(typeAccess)) continue;
         const patient = typeAccess!.patientCompartment;
         const inCompartment = (r: Resource) => patient === undefined || engine.compartmentsOf(r, 'Patient').includes(patient);
-        const refuse = () => outcome(403, 'forbidden', `The ${version.resourceType} written would lie outside what this token may write`);
+        const refuse = () => forbidden(`The ${version.resourceType} written would lie outside what this token may write`);
         if (previous?.json && !previous.deleted && !inCompartment(JSON.parse(previous.json) as Resource)) throw refuse();
         if (!resource) continue;
         if (!inCompartment(resource)) throw refuse();
@@ -280,22 +279,17 @@ function restrictedWrites(access: Access, engine: InteractionEngine): WriteObser
   };
 }
 
-/** Who a verified token speaks for, as the audit trail records it (never the token itself). */
-export interface Principal {
-  clientId: string;
-  user?: { fhirUser?: string; roles: string[] };
-  /** Token `purpose_of_use` claim (one code or several). */
-  purposeOfUse?: string[];
-}
-
-export function principalOf(claims: Record<string, unknown>): Principal {
-  const principal: Principal = { clientId: String(claims.client_id ?? claims.sub ?? 'unknown') };
+/** Who a verified token speaks for (never the token itself). */
+export function requesterOf(claims: Record<string, unknown>): Requester {
   const grant = grantOf(claims);
-  if (grant.user) principal.user = grant.user;
+  const who: Requester = { clientId: String(claims.client_id ?? claims.sub ?? 'unknown'), privileged: false };
+  if (grant.user) who.user = grant.user;
+  if (grant.orgCode !== undefined) who.orgCode = grant.orgCode;
+  if (grant.patient !== undefined) who.patient = grant.patient;
   const pou = claims.purpose_of_use;
   const codes = (Array.isArray(pou) ? pou : typeof pou === 'string' ? pou.split(/\s+/) : []).filter((c): c is string => typeof c === 'string' && c !== '');
-  if (codes.length) principal.purposeOfUse = codes;
-  return principal;
+  if (codes.length) who.purposeOfUse = codes;
+  return who;
 }
 
 /** Result and paging parameters are not constraints: a scope may only narrow which resources match. */
@@ -311,7 +305,7 @@ function checkConstraints(decision: Extract<AccessDecision, { allow: true }>, en
       for (const [name] of list) {
         const code = name.split(/[:.]/)[0];
         if (RESULT_PARAMETERS.test(name) || !engine.registry.get(type, code)) {
-          throw outcome(403, 'forbidden', `The scope constraint '${name}' is not a search parameter of ${type}, so it cannot be applied`);
+          throw forbidden(`The scope constraint '${name}' is not a search parameter of ${type}, so it cannot be applied`);
         }
       }
     }
@@ -336,23 +330,19 @@ export function grantOf(claims: Record<string, unknown>): Grant {
  * and the v2 query constraints (as extra parameters). Several alternative constraint lists cannot
  * be expressed as one query yet and are refused.
  */
-export function searchRestriction(res: Response, type: string): { where?: Condition; params: [string, string][] } {
-  return restrictionFor(res.locals.access as Access | undefined, type);
-}
-
 export function restrictionFor(access: Access | undefined, type: string): { where?: Condition; params: [string, string][] } {
   if (!access) return { params: [] };
   const restriction = access.decision.byType[type] ?? {};
   const params: [string, string][] = [];
   if (restriction.constraints) {
-    if (restriction.constraints.length !== 1) throw outcome(403, 'forbidden', `Alternative v2 query constraints on ${type} are not supported yet`);
+    if (restriction.constraints.length !== 1) throw forbidden(`Alternative v2 query constraints on ${type} are not supported yet`);
     params.push(...restriction.constraints[0]);
   }
   if (restriction.patientCompartment === undefined) return { params };
   try {
     return { where: compartmentCondition('Patient', restriction.patientCompartment, type), params };
   } catch {
-    throw outcome(403, 'forbidden', `${type} is outside the patient compartment a patient-context token is limited to`);
+    throw forbidden(`${type} is outside the patient compartment a patient-context token is limited to`);
   }
 }
 
@@ -360,10 +350,3 @@ export function restrictionFor(access: Access | undefined, type: string): { wher
 export function restricts(typeAccess: TypeAccess | undefined): boolean {
   return typeAccess !== undefined && (typeAccess.patientCompartment !== undefined || typeAccess.constraints !== undefined);
 }
-
-/** True when the request's access restricts `type` (compartment or constraints). */
-export function isRestricted(res: Response, type: string): boolean {
-  return restricts((res.locals.access as Access | undefined)?.decision.byType[type]);
-}
-
-export const forbidden = (diagnostics: string) => outcome(403, 'forbidden', diagnostics);

@@ -3,17 +3,19 @@ import type { Logger } from 'pino';
 import { errors, FhirError, operationOutcome } from '../fhir/errors.js';
 import type { AuthServer } from '../auth/authorization-server.js';
 import type { InteractionEngine } from '../resources/engine.js';
+import type { Spine } from '../resources/spine.js';
 import type { Config } from './config.js';
-import { requestIds } from './request-id.js';
-import { negotiate, sendFhir } from './representation.js';
-import { fhirRoutes } from './routes.js';
-import { accessControl } from './access.js';
-import { auditTrail, type AuditOptions } from './audit.js';
+import { beginContext, contextOf } from './context.js';
+import { sendFhir } from './representation.js';
+import type { AuditOptions } from './audit.js';
 import { cors, FHIR_METHODS } from './cors.js';
+import { fhirPipeline } from './pipeline.js';
 
 export interface AppDeps {
   config: Config;
   engine: InteractionEngine;
+  /** The Spine modules, assembled (resources/spine.ts). */
+  spine: Spine;
   logger: Logger;
   /** The SMART authorization server; absent with AUTH=off. */
   auth?: AuthServer;
@@ -37,32 +39,31 @@ function bodyParserError(err: { type?: string; status?: number }): FhirError | u
   }
 }
 
-export function createApp({ config, engine, logger, auth, audit }: AppDeps): express.Express {
+export function createApp({ config, engine, spine, logger, auth, audit }: AppDeps): express.Express {
   const app = express();
-  app.set('case sensitive routing', true); // FHIR paths are case-sensitive, and server/access.ts classifies them so
+  app.set('case sensitive routing', true); // FHIR paths are case-sensitive (fhir/request.ts parses them so)
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy); // whose address req.ip is (the sign-in throttle keys on it)
   app.set('etag', false); // ETags are FHIR versions, set by the routes; never a hash of the body.
   const startedAt = new Date().toISOString();
 
-  app.use(requestIds);
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      // The route template, not the URL: URLs carry patient identifiers (NHS numbers), which must
+      // The interaction, not the URL: URLs carry patient identifiers (NHS numbers), which must
       // not reach info-level logs. The full URL is logged at debug level only.
+      const ctx = contextOf(res);
+      const request = ctx.request;
       logger.info({
-        reqId: res.locals.requestId, method: req.method, route: `${req.baseUrl}${req.route?.path ?? ''}`,
+        reqId: ctx.requestId, method: req.method,
+        route: request ? `${req.baseUrl} ${request.interaction}${request.type ? ` ${request.type}` : ''}${request.operation ? ` $${request.operation}` : ''}` : req.baseUrl,
         status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6,
       }, 'request');
-      logger.debug({ reqId: res.locals.requestId, url: req.originalUrl }, 'request url');
+      logger.debug({ reqId: ctx.requestId, url: req.originalUrl }, 'request url');
     });
     next();
   });
-  app.use((req, res, next) => {
-    res.locals.mediaType = negotiate(req);
-    next();
-  });
+  app.use(beginContext); // request ids, the media type, the request context
   app.use(express.raw({ type: () => true, limit: config.maxBodyBytes }));
   // Probes, outside the FHIR base. Live: the process answers. Ready: the store can serve.
   const storeKind = config.mongodbUri ? 'mongodb' : 'sqlite';
@@ -75,7 +76,7 @@ export function createApp({ config, engine, logger, auth, audit }: AppDeps): exp
     } catch (err) {
       // The cause goes to the log only: probes can be unauthenticated, and driver messages may
       // name hosts and files.
-      logger.warn({ reqId: res.locals.requestId, err }, 'readiness check failed: the store cannot serve');
+      logger.warn({ reqId: contextOf(res).requestId, err }, 'readiness check failed: the store cannot serve');
       res.setHeader('Cache-Control', 'no-store');
       sendFhir(req, res, 503, operationOutcome([
         { severity: 'error', code: 'transient', diagnostics: `The ${storeKind} store is not available` },
@@ -95,11 +96,8 @@ export function createApp({ config, engine, logger, auth, audit }: AppDeps): exp
     app.use('/auth', auth.router);
     app.get('/fhir/.well-known/smart-configuration', auth.discovery);
   }
-  // The audit trail wraps the response before the access decision runs, so that denials are
-  // recorded too; it reads what the decision found when the response is about to leave.
-  app.use('/fhir', auditTrail(engine, logger, auth !== undefined, { enabled: config.audit, ...audit }));
-  app.use('/fhir', accessControl(auth, config, engine)); // every FHIR request: one access decision (AUTH=off: none)
-  app.use('/fhir', fhirRoutes(engine, config, startedAt, logger));
+  // Every FHIR request: parse, context, audit, one access decision, the route table (server/pipeline.ts).
+  app.use('/fhir', fhirPipeline({ config, engine, spine, logger, auth, audit, startedAt }));
   app.use((req) => {
     throw errors.notFound(`No FHIR endpoint at ${req.path}`);
   });
@@ -107,10 +105,10 @@ export function createApp({ config, engine, logger, auth, audit }: AppDeps): exp
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     let fhirError = err instanceof FhirError ? err : bodyParserError(err as { type?: string });
     if (!fhirError) {
-      logger.error({ reqId: res.locals.requestId, err }, 'unexpected error');
+      logger.error({ reqId: contextOf(res).requestId, err }, 'unexpected error');
       fhirError = errors.internal();
     } else if (fhirError.status >= 500) {
-      logger.error({ reqId: res.locals.requestId, err }, 'server error');
+      logger.error({ reqId: contextOf(res).requestId, err }, 'server error');
     }
     if (res.headersSent) return;
     for (const [k, v] of Object.entries(fhirError.headers)) res.setHeader(k, v);

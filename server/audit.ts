@@ -1,18 +1,21 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import type { AuditEvent, Resource } from 'fhir/r4.js';
 import type { Logger } from 'pino';
-import { isResourceType } from '../fhir/definitions.js';
 import { errors, operationOutcome } from '../fhir/errors.js';
-import { auditEvent, type AuditInput, type RestInteraction } from '../resources/audit-event/index.js';
 import type { InteractionEngine, WriteObserver } from '../resources/engine.js';
+import type { AuditInput, RestInteraction } from '../resources/module.js';
+import type { Spine } from '../resources/spine.js';
 import type { WriteSession } from '../resources/write-session.js';
-import { accessRequestFor, pathSegments, type Principal } from './access.js';
+import { isPublic } from './access.js';
+import type { RequestContext } from './context.js';
+import type { Resolved } from './route-table.js';
 
 /**
- * The audit trail of patient-data access (ARCHITECTURE "Security and audit", issue 5). Mounted on
- * /fhir in front of the access decision, so that it also sees the decision's denials; what the
- * decision found (the token's client, user, roles, purpose of use: `res.locals.principal`) is read
- * when the response is about to leave.
+ * The audit trail of patient-data access (ARCHITECTURE "Security and audit", issue 5). The
+ * pipeline (server/pipeline.ts) starts it before the access decision, so that it also sees the
+ * decision's denials; who asked (the request context's requester: client, user, roles, purpose of
+ * use) is read when the response is about to leave. The events themselves are the audit module's
+ * (resources/module.ts AuditRecords); the types whose reads are not audited are the modules' too.
  *
  * It holds back the one-shot body sendFhir produces (res.end), works out whose data it carries,
  * writes one AuditEvent per patient in one engine transaction on the trusted path
@@ -60,25 +63,23 @@ interface Target {
   isPublic: boolean;
 }
 
-const NOT_AUDITED = 'AuditEvent';
-
-
-function targetOf(req: Request): Target {
-  const q = req.originalUrl.indexOf('?');
-  const query = q < 0 ? '' : req.originalUrl.slice(q + 1);
-  const segments = pathSegments(req.path) ?? [];
-  const what = accessRequestFor(req.method, req.path, new URLSearchParams(query));
-  const target: Target = { query, isPublic: what === 'public' };
-  if (what === 'bundle') target.interaction = 'transaction'; // refined from the response Bundle's type
-  else if (what === 'operation') target.interaction = 'operation';
-  else if (typeof what === 'object') target.interaction = what.interaction;
-  const [type, id, c, version] = segments;
-  if (type !== undefined && isResourceType(type)) {
-    target.type = type;
-    if (id !== undefined && !id.startsWith('_') && !id.startsWith('$')) {
-      target.id = id;
-      if (c === '_history' && version !== undefined) target.version = version;
+/** What the request was, as the audit records it: from the parsed request and its route. */
+function targetOf(ctx: RequestContext, resolved: Resolved | undefined): Target {
+  const request = ctx.request;
+  const target: Target = { query: request?.query ?? '', isPublic: isPublic(ctx, resolved) };
+  const access = resolved?.access;
+  if (access === 'bundle') target.interaction = 'transaction'; // refined from the response Bundle's type
+  else if (access === 'by-body') target.interaction = 'operation';
+  else if (typeof access === 'function') target.interaction = access(request!).interaction as RestInteraction;
+  if (request?.type !== undefined && request.compartment === undefined) {
+    target.type = request.type;
+    if (request.id !== undefined) {
+      target.id = request.id;
+      if (request.version !== undefined) target.version = request.version;
     }
+  } else if (request?.compartment) {
+    target.type = request.compartment.type; // `Patient/x/Observation`: the path names the patient
+    target.id = request.compartment.id;
   }
   return target;
 }
@@ -89,7 +90,9 @@ function bodyText(chunk: unknown, encoding: unknown): string | undefined {
   return undefined;
 }
 
-export function auditTrail(engine: InteractionEngine, logger: Logger, auth: boolean, options: AuditOptions = {}) {
+export function auditTrail(engine: InteractionEngine, spine: Spine, logger: Logger, auth: boolean, options: AuditOptions = {}) {
+  const auditEvent = (input: AuditInput) => spine.audit.access(input);
+  const unaudited = (type: string | undefined) => type !== undefined && spine.unaudited.has(type);
   /** The durable write of `events` through `session` (the seam may wrap it). */
   const persist = (session: WriteSession) => async (events: AuditEvent[]): Promise<void> => {
     for (const event of events) await session.create('AuditEvent', event);
@@ -102,7 +105,7 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
 
   /** The patients a current resource belongs to, read from the store (empty when it is gone or unreadable). */
   const patientsOfCurrent = async (type: string, id: string): Promise<string[]> => {
-    if (type === NOT_AUDITED) return [];
+    if (unaudited(type)) return [];
     try {
       const version = await engine.read(type, id);
       return version.json ? engine.compartmentsOf(JSON.parse(version.json) as Resource, 'Patient') : [];
@@ -111,18 +114,16 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
     }
   };
   const patientsOf = (resource: Resource | undefined): string[] =>
-    resource && resource.resourceType !== NOT_AUDITED && resource.resourceType !== 'OperationOutcome' ? engine.compartmentsOf(resource, 'Patient') : [];
+    resource && !unaudited(resource.resourceType) && resource.resourceType !== 'OperationOutcome' ? engine.compartmentsOf(resource, 'Patient') : [];
 
   /** Who asked, as the access decision found it (read when the events are built). */
-  function requestor(res: Response, status: number): Omit<AuditInput, 'interaction'> {
-    const principal = res.locals.principal as Principal | undefined;
-    const base: Omit<AuditInput, 'interaction'> = {
-      recorded: new Date().toISOString(), status, requestId: res.locals.requestId as string | undefined,
-    };
-    if (principal) {
-      base.clientId = principal.clientId;
-      if (principal.user) base.user = principal.user;
-      if (principal.purposeOfUse) base.purposeOfUse = principal.purposeOfUse;
+  function requestor(ctx: RequestContext, status: number): Omit<AuditInput, 'interaction'> {
+    const { who } = ctx;
+    const base: Omit<AuditInput, 'interaction'> = { recorded: new Date().toISOString(), status, requestId: ctx.requestId };
+    if (ctx.authenticated && who.clientId !== undefined) {
+      base.clientId = who.clientId;
+      if (who.user) base.user = who.user;
+      if (who.purposeOfUse) base.purposeOfUse = who.purposeOfUse;
     } else {
       base.anonymous = auth ? 'unauthenticated' : 'anonymous (AUTH=off)';
     }
@@ -134,27 +135,27 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
    * patient of what each transaction wrote or replaced. `audited` collects the patients once their
    * transaction committed, for the response path to skip.
    */
-  function writeAudit(res: Response, target: Target, audited: Set<string>): WriteObserver {
+  function writeAudit(ctx: RequestContext, target: Target, audited: Set<string>): WriteObserver {
     let pending: string[] = [];
     return {
       async beforeCommit(changes, server, { bundle }) {
         pending = []; // a transaction that did not commit leaves nothing to claim
         const patients = new Set<string>();
         for (const { version, resource, previous } of changes) {
-          if (version.resourceType === NOT_AUDITED) continue;
+          if (unaudited(version.resourceType)) continue;
           for (const p of patientsOf(resource)) patients.add(p);
           if (previous?.json && !previous.deleted) for (const p of patientsOf(JSON.parse(previous.json) as Resource)) patients.add(p);
         }
         if (!patients.size) return;
         const interaction: RestInteraction = bundle ?? target.interaction ?? 'operation';
         const only = changes.length === 1 && bundle !== 'transaction' ? `${changes[0].version.resourceType}/${changes[0].version.id}` : undefined;
-        const base = requestor(res, 200);
+        const base = requestor(ctx, 200);
         const events = [...patients].map((patient) => auditEvent({ ...base, interaction, patient, resource: only }));
         try {
           await writeThrough(server, events);
         } catch (err) {
           // Fail closed: the write rolls back with its audit.
-          logger.error({ reqId: res.locals.requestId, err }, 'audit could not be recorded: write refused');
+          logger.error({ reqId: ctx.requestId, err }, 'audit could not be recorded: write refused');
           throw errors.unavailable('The audit could not be recorded: nothing was written');
         }
         pending = [...patients];
@@ -167,13 +168,13 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
   }
 
   /** The AuditEvents a finished request still calls for (none when it touched no patient data). */
-  async function eventsFor(res: Response, target: Target, audited: Set<string>, text: string | undefined): Promise<AuditEvent[]> {
+  async function eventsFor(res: Response, ctx: RequestContext, target: Target, audited: Set<string>, text: string | undefined): Promise<AuditEvent[]> {
     const status = res.statusCode;
     let body: Resource | undefined;
     if (text && text.length > 0 && /json/.test(String(res.getHeader('content-type') ?? ''))) {
       try { body = JSON.parse(text) as Resource; } catch { body = undefined; }
     }
-    const base = requestor(res, status);
+    const base = requestor(ctx, status);
     const instance = target.type && target.id ? `${target.type}/${target.id}${target.version ? `/_history/${target.version}` : ''}` : undefined;
     const pathPatient = target.type === 'Patient' ? target.id : undefined;
     const isSearch = target.interaction?.startsWith('search') ?? false;
@@ -190,7 +191,7 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
         ...(query ? { query } : {}), ...(diagnostics ? { outcomeDesc: diagnostics } : {}),
       })];
     }
-    if (!target.interaction || target.type === NOT_AUDITED) return [];
+    if (!target.interaction || unaudited(target.type)) return [];
     if (status >= 400) return pathPatient && !audited.has(pathPatient) ? [one(target.interaction, pathPatient, instance)] : [];
 
     if (body?.resourceType === 'Bundle') {
@@ -213,9 +214,14 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
     return notYetAudited(patients).map((p) => one(target.interaction!, p, resource));
   }
 
-  return (req: Request, res: Response, next: NextFunction): void => {
+  /**
+   * Starts the audit of one request: holds back its one-shot body until the events it calls for
+   * are durable, and runs `next` under the write observer that audits its writes in their
+   * transactions. Public requests (the CapabilityStatement) and AUDIT=off run `next` as they are.
+   */
+  return <T>(req: Request, res: Response, ctx: RequestContext, resolved: Resolved | undefined, next: () => T): T => {
     if (options.enabled === false) return next();
-    const target = targetOf(req);
+    const target = targetOf(ctx, resolved);
     if (target.isPublic) return next();
     /** Patients whose AuditEvents committed with this request's writes. */
     const audited = new Set<string>();
@@ -226,11 +232,11 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
       if (held) return end(...args);
       held = true;
       const [chunk, encoding] = typeof args[0] === 'function' ? [undefined, undefined] : args;
-      eventsFor(res, target, audited, bodyText(chunk, encoding))
+      eventsFor(res, ctx, target, audited, bodyText(chunk, encoding))
         .then(async (events) => { if (events.length) await writeAlone(events); })
         .then(() => end(...args), (err: unknown) => {
           // Fail closed: the data never leaves when its audit is not durable.
-          logger.error({ reqId: res.locals.requestId, err }, 'audit could not be recorded: response withheld');
+          logger.error({ reqId: ctx.requestId, err }, 'audit could not be recorded: response withheld');
           for (const h of res.getHeaderNames()) if (h !== 'x-request-id' && h !== 'x-correlation-id') res.removeHeader(h);
           const text = JSON.stringify(operationOutcome([{ severity: 'error', code: 'transient', diagnostics: 'The audit could not be recorded: the request was not answered with data' }]));
           res.statusCode = 503;
@@ -241,6 +247,6 @@ export function auditTrail(engine: InteractionEngine, logger: Logger, auth: bool
         });
       return res;
     } as Response['end'];
-    engine.observeWrites(writeAudit(res, target, audited), next);
+    return engine.observeWrites(writeAudit(ctx, target, audited), next);
   };
 }

@@ -1,60 +1,72 @@
-import type { Request, Response } from 'express';
 import type { Bundle } from 'fhir/r4.js';
 import type { Logger } from 'pino';
 import { errors } from '../fhir/errors.js';
+import { parseFhirRequest, queryPairs, type FhirRequest } from '../fhir/request.js';
 import { processBundle, type BundleOptions } from '../resources/bundle.js';
-import type { InteractionEngine } from '../resources/engine.js';
-import type { Config } from './config.js';
+import { forbidden, restricts, unappliedRestriction } from './access.js';
+import type { RequestContext } from './context.js';
 import { returnPreference } from './preconditions.js';
 import { jsonBody, sendFhir } from './representation.js';
-import { includedFilter, searchBundleText, type SearchScope } from './search.js';
-import { decide, type Grant } from '../auth/access.js';
-import { accessRequestFor, forbidden, restricts } from './access.js';
-import { isPrivacyOfficer } from './scr-access.js';
+import type { Exchange, RouteAccess } from './route-table.js';
+import { includedFilter, searchBundleText, type SearchDeps, type SearchScope } from './search.js';
 
-/** `POST /` with a batch or transaction Bundle (R4 http.html#transaction). */
-export function bundleHandler(engine: InteractionEngine, config: Config, baseUrl: (req: Request) => string, logger: Logger) {
-  return async (req: Request, res: Response): Promise<void> => {
-    const body = jsonBody(req) as Bundle;
+/**
+ * `POST /` with a batch or transaction Bundle (R4 http.html#transaction). Each entry's url is read
+ * by the same parser as an HTTP request (fhir/request.ts), and its access need is the route
+ * table's for the same request (`accessOf`).
+ */
+export function bundleHandler(deps: SearchDeps, logger: Logger, accessOf: (request: FhirRequest) => RouteAccess) {
+  const { engine, config } = deps;
+  return async (x: Exchange): Promise<void> => {
+    const body = jsonBody(x.req) as Bundle;
     // The size limit comes before any other work on the entries.
     const count = Array.isArray(body?.entry) ? body.entry.length : 0;
     if (count > config.maxBundleEntries) {
       throw errors.payloadTooLarge(`The Bundle has ${count} entries; this server accepts at most ${config.maxBundleEntries}`);
     }
-    const base = baseUrl(req);
-    if (res.locals.grant) checkEntries(body, res.locals.grant as Grant, base);
+    if (x.ctx.decide) checkEntries(body, x.ctx, deps, x.base, accessOf);
     const options: BundleOptions = {
-      runGet: (url) => runGet(req, engine, config, base, url, res.locals.grant as Grant | undefined),
-      returnPreference: returnPreference(req),
+      runGet: (url) => runGet(x, deps, url),
+      returnPreference: returnPreference(x.req),
       conditionalDelete: { allowed: config.conditionalDeleteMultiple, max: config.maxPageSize },
-      baseUrl: base,
+      baseUrl: x.base,
       render: (version) => engine.render(version),
-      onUnexpected: (err) => logger.error({ reqId: res.locals.requestId, err }, 'unexpected error in a batch entry'),
+      onUnexpected: (err) => logger.error({ reqId: x.ctx.requestId, err }, 'unexpected error in a batch entry'),
     };
-    sendFhir(req, res, 200, await processBundle(engine, body, options));
+    sendFhir(x.req, x.res, 200, await processBundle(engine, body, options));
   };
+}
+
+/** An entry's url relative to the base, as the parser takes it. */
+function relative(url: string, base: string): string {
+  return url.startsWith(base) ? url.slice(base.length) : url;
 }
 
 /**
  * Every entry of a batch or transaction must be allowed on its own, before any runs: a transaction
  * is all or nothing, and a batch must not become a way round the decision. Restricted grants
- * (patient context, v2 constraints) cannot be applied entry by entry yet and are refused.
+ * (patient context, v2 constraints, a module's restriction) cannot be applied entry by entry yet
+ * and are refused.
  */
-function checkEntries(body: Bundle, grant: Grant, base: string): void {
+function checkEntries(body: Bundle, ctx: RequestContext, deps: SearchDeps, base: string, accessOf: (request: FhirRequest) => RouteAccess): void {
   for (const [index, entry] of (Array.isArray(body?.entry) ? body.entry : []).entries()) {
     const rawMethod = entry?.request?.method;
-    let url = entry?.request?.url;
+    const url = entry?.request?.url;
     if (typeof rawMethod !== 'string' || typeof url !== 'string') continue; // malformed: the bundle processor refuses it
-    const method = rawMethod.toUpperCase(); // as the bundle processor reads it
-    if (url.startsWith(base)) url = url.slice(base.length);
-    const q = url.indexOf('?');
-    const what = accessRequestFor(method, `/${q < 0 ? url : url.slice(0, q)}`, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
-    if (what === 'public') continue;
-    if (what === undefined) throw forbidden(`Bundle.entry[${index}]: the request cannot be authorised (unknown path or method)`);
-    if (what === 'admin' || what === 'bundle' || what === 'operation') throw forbidden(`Bundle.entry[${index}]: this operation cannot run inside a Bundle`);
-    const decision = decide(what, grant);
+    let access: RouteAccess;
+    let request: FhirRequest;
+    try {
+      request = parseFhirRequest(rawMethod.toUpperCase(), relative(url, base)); // the method as the bundle processor reads it
+      access = accessOf(request);
+    } catch {
+      throw forbidden(`Bundle.entry[${index}]: the request cannot be authorised (unknown path or method)`);
+    }
+    if (access === 'public') continue;
+    if (typeof access !== 'function') throw forbidden(`Bundle.entry[${index}]: this operation cannot run inside a Bundle`);
+    const decision = ctx.decide!(access(request));
     if (!decision.allow) throw forbidden(`Bundle.entry[${index}]: ${decision.reason}`);
-    if (decision.byType.AuditEvent && isPrivacyOfficer(grant)) throw forbidden(`Bundle.entry[${index}]: a privacy officer's AuditEvent access is restricted, which entries cannot apply yet`);
+    const restriction = unappliedRestriction(deps.spine, ctx.who, decision);
+    if (restriction) throw forbidden(`Bundle.entry[${index}]: ${restriction}, which entries cannot apply yet`);
     if (Object.values(decision.byType).some(restricts)) {
       throw forbidden(`Bundle.entry[${index}]: entries under a patient-context or query-constrained scope are not supported yet`);
     }
@@ -62,27 +74,29 @@ function checkEntries(body: Bundle, grant: Grant, base: string): void {
 }
 
 /** A GET entry: read (`Type/id`), vread (`Type/id/_history/n`) or search (`Type?...`). */
-async function runGet(req: Request, engine: InteractionEngine, config: Config, base: string, url: string, grant?: Grant): ReturnType<BundleOptions['runGet']> {
-  const q = url.indexOf('?');
-  const parts = (q < 0 ? url : url.slice(0, q)).split('/').filter((p) => p !== '');
-  const pairs = q < 0 ? [] : [...new URLSearchParams(url.slice(q + 1))];
-  if (parts.length === 1) {
-    engine.assertType(parts[0]);
-    const scope: SearchScope = { resourceTypes: [parts[0]], path: parts[0] };
-    if (grant) { // the entry itself was allowed by checkEntries; what it includes must be readable too
-      const decision = decide({ interaction: 'search-type', resourceTypes: [parts[0]] }, grant);
-      if (decision.allow) scope.filterIncluded = includedFilter(engine, { grant, decision });
+async function runGet(x: Exchange, deps: SearchDeps, url: string): ReturnType<BundleOptions['runGet']> {
+  const { engine, config } = deps;
+  const request = parseFhirRequest('GET', relative(url, x.base));
+  switch (request.interaction) {
+    case 'search-type': {
+      const type = request.type!;
+      const scope: SearchScope = { resourceTypes: [type], path: type };
+      if (x.ctx.decide && x.ctx.grant) { // the entry itself was allowed by checkEntries; what it includes must be readable too
+        const decision = x.ctx.decide({ interaction: 'search-type', resourceTypes: [type] });
+        if (decision.allow) scope.filterIncluded = includedFilter(deps, x.ctx.who, x.ctx.decide, { grant: x.ctx.grant, decision });
+      }
+      const text = await searchBundleText(x.req, engine, config, x.base, scope, queryPairs(request));
+      return { status: 200, resource: JSON.parse(text) };
     }
-    const text = await searchBundleText(req, engine, config, base, scope, pairs);
-    return { status: 200, resource: JSON.parse(text) };
+    case 'read': {
+      const version = await engine.read(request.type!, request.id!);
+      return { status: 200, resource: engine.render(version), version };
+    }
+    case 'vread': {
+      const version = await engine.vread(request.type!, request.id!, request.version!);
+      return { status: 200, resource: engine.render(version), version };
+    }
+    default:
+      throw errors.badRequest(`GET entries may read, vread or search; '${url}' is none of these`);
   }
-  if (parts.length === 2) {
-    const version = await engine.read(parts[0], parts[1]);
-    return { status: 200, resource: engine.render(version), version };
-  }
-  if (parts.length === 4 && parts[2] === '_history') {
-    const version = await engine.vread(parts[0], parts[1], parts[3]);
-    return { status: 200, resource: engine.render(version), version };
-  }
-  throw errors.badRequest(`GET entries may read, vread or search; '${url}' is none of these`);
 }

@@ -6,8 +6,8 @@ import type { SearchParameterRegistry } from '../search/registry.js';
 import { TERMINOLOGY_OPERATIONS } from '../terminology/operations.js';
 
 /**
- * What the REST layer really implements. routes.ts registers exactly these interactions, and the
- * CapabilityStatement is generated from the same lists, so the two cannot drift apart.
+ * The R4 interaction codes the CapabilityStatement may list; it lists those the route table
+ * (server/routes.ts) has a row for, so the two cannot drift apart.
  */
 export const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 export const SYSTEM_INTERACTIONS = ['transaction', 'batch', 'history-system', 'search-system'] as const;
@@ -72,12 +72,15 @@ export function capabilityStatement(
   features: (type: string) => TypeFeatures = () => ({ match: false }),
   authorization: 'smart' | 'off' = 'off',
   systemOperations: { name: string; documentation?: string }[] = [],
+  /** The interactions of the route table's rows (fhir/request.ts names). */
+  routed: ReadonlySet<string> = new Set([...TYPE_INTERACTIONS, 'search-system', 'history-system', 'batch-or-transaction']),
 ): CapabilityStatement {
+  const served = (code: string) => routed.has(code === 'transaction' || code === 'batch' ? 'batch-or-transaction' : code);
   const resource: CapabilityStatementRestResource[] = [...resourceTypes().keys()].sort().map((type) => ({
     ...(features(type).documentation ? { documentation: features(type).documentation } : {}),
     type: type as CapabilityStatementRestResource['type'],
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
-    interaction: TYPE_INTERACTIONS.filter((code) => !features(type).readOnly || READ_ONLY.has(code)).map((code) => ({ code })),
+    interaction: TYPE_INTERACTIONS.filter((code) => served(code) && (!features(type).readOnly || READ_ONLY.has(code))).map((code) => ({ code })),
     versioning: 'versioned-update',
     readHistory: true,
     updateCreate: !features(type).readOnly,
@@ -112,7 +115,7 @@ export function capabilityStatement(
         },
       } : {}),
       resource,
-      interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
+      interaction: SYSTEM_INTERACTIONS.filter(served).map((code) => ({ code })),
       searchParam: [
         { name: '_id', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
         { name: '_lastUpdated', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },

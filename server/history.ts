@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { errors } from '../fhir/errors.js';
 import { dateBounds } from '../search/dates.js';
 import type { InteractionEngine } from '../resources/engine.js';
-import { subset, type Subsetting } from '../resources/subsetting.js';
+import { parseSubsetting, subset, type Subsetting } from '../resources/subsetting.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion } from '../store/port.js';
 import type { Config } from './config.js';
 
@@ -69,4 +69,12 @@ export function historyBundle(
     return entry;
   });
   return bundle;
+}
+
+/** One page of history for the request's scope, as the Bundle the client reads. */
+export async function historyOf(
+  x: { req: Request; base: string }, engine: InteractionEngine, config: Config, scope: { resourceType?: string; id?: string },
+): Promise<Bundle> {
+  const page = await engine.history(historyQuery(x.req, config, scope));
+  return historyBundle(engine, page, x.base, x.req, parseSubsetting(x.req.query));
 }

@@ -1,12 +1,12 @@
 import type { AuditEvent } from 'fhir/r4.js';
 import type { Logger } from 'pino';
 import type { LoginAttempt, LoginAttemptListener } from '../auth/login-events.js';
-import { loginAuditEvent } from '../resources/audit-event/login.js';
 import type { InteractionEngine } from '../resources/engine.js';
+import type { Spine } from '../resources/spine.js';
 
 /**
  * Audit of staff sign-ins and sign-outs (issue 5): the listener auth/ calls for every attempt
- * (auth/login-events.ts) writes one AuditEvent (resources/audit-event/login.ts) durably, through
+ * (auth/login-events.ts) writes one AuditEvent (the audit module's login record) durably, through
  * the engine's trusted path, before the sign-in goes ahead. A failed write rejects, and auth/ then
  * refuses the sign-in (fail closed: no session, no code).
  */
@@ -15,14 +15,14 @@ export interface LoginAuditOptions {
   writer?: (event: AuditEvent, write: (event: AuditEvent) => Promise<void>) => Promise<void>;
 }
 
-export function loginAudit(engine: InteractionEngine, logger: Logger, options: LoginAuditOptions = {}): LoginAttemptListener {
+export function loginAudit(engine: InteractionEngine, spine: Spine, logger: Logger, options: LoginAuditOptions = {}): LoginAttemptListener {
   const write = async (event: AuditEvent): Promise<void> => {
     await engine.transaction(async (session) => {
       await session.create('AuditEvent', event);
     }, { origin: 'server' });
   };
   return async (attempt: LoginAttempt) => {
-    const event = loginAuditEvent({
+    const event = spine.audit.login({
       action: attempt.action, success: attempt.outcome === 'success', recorded: attempt.at,
       clientId: attempt.clientId, user: attempt.user, outcomeDesc: attempt.reason, requestId: attempt.requestId,
     });

@@ -1,7 +1,7 @@
-import type { Request, Response } from 'express';
 import type { Parameters } from 'fhir/r4.js';
 import type { InteractionEngine } from '../resources/engine.js';
 import { sendFhir } from './representation.js';
+import type { Exchange } from './route-table.js';
 
 /**
  * `$reindex` (system or type level): recomputes the search index of stored resources with the
@@ -9,8 +9,9 @@ import { sendFhir } from './representation.js';
  * each take the writer briefly, so other requests proceed meanwhile; answers when done with the
  * count, the time taken and the progress points reached.
  */
-export function reindexHandler(engine: InteractionEngine, resourceType: string | undefined) {
-  return async (req: Request, res: Response): Promise<void> => {
+export function reindexHandler(engine: InteractionEngine) {
+  return async ({ req, res, request }: Exchange): Promise<void> => {
+    const resourceType = request.type;
     const started = Date.now();
     const progress: string[] = [];
     const count = await engine.reindex(resourceType, (done, total) => {

@@ -1,34 +1,12 @@
 import type { Request, Response } from 'express';
 import { errors } from '../fhir/errors.js';
+import { contextOf } from './context.js';
 
 /**
- * Content negotiation and the bytes of a FHIR response. vertebra speaks FHIR JSON; a client that
- * can only take XML (or anything else) gets 406, a body in another format gets 415.
+ * The bytes of a FHIR response, and the body of a request. vertebra speaks FHIR JSON; a body in
+ * another format gets 415 (what the client accepts is negotiated at the edge: negotiate.ts).
  */
 const FHIR_JSON = 'application/fhir+json';
-const JSON_TYPES = new Set([FHIR_JSON, 'application/json', 'text/json', 'json']);
-const XML_TYPES = new Set(['application/fhir+xml', 'application/xml', 'text/xml', 'xml', 'html', 'text/html', 'ttl', 'application/x-turtle', 'text/turtle']);
-
-/** Decides the response media type from _format (which wins) or Accept; throws 406. */
-export function negotiate(req: Request): string {
-  const format = req.query._format;
-  if (format !== undefined) {
-    const f = String(format).split(';')[0].trim().toLowerCase();
-    if (JSON_TYPES.has(f)) return f === 'application/json' ? 'application/json' : FHIR_JSON;
-    throw errors.notAcceptable(XML_TYPES.has(f) ? `_format '${f}' is not supported: vertebra serves FHIR JSON only` : `Unknown _format '${f}'`);
-  }
-  const accept = req.get('accept');
-  if (!accept) return FHIR_JSON;
-  let acceptable = false;
-  for (const part of accept.split(',')) {
-    const [type, ...params] = part.split(';').map((s) => s.trim().toLowerCase());
-    if (params.some((p) => /^q=0(\.0*)?$/.test(p))) continue;
-    if (type === 'application/json') return 'application/json';
-    if (JSON_TYPES.has(type) || type === '*/*' || type === 'application/*' || type === 'text/*') acceptable = true;
-  }
-  if (!acceptable) throw errors.notAcceptable(`None of the accepted media types (${accept}) can be served: vertebra serves ${FHIR_JSON}`);
-  return FHIR_JSON;
-}
 
 export function isPretty(req: Request): boolean {
   return req.query._pretty === 'true';
@@ -67,6 +45,6 @@ export function sendFhir(req: Request, res: Response, status: number, body: obje
   let text: string;
   if (typeof body === 'string') text = pretty ? JSON.stringify(JSON.parse(body), null, 2) : body;
   else text = pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
-  res.setHeader('Content-Type', `${res.locals.mediaType ?? FHIR_JSON}; charset=utf-8`);
+  res.setHeader('Content-Type', `${contextOf(res).mediaType}; charset=utf-8`);
   res.send(text);
 }

@@ -1,15 +1,18 @@
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
+import type { AccessDecision, AccessRequest } from '../auth/access.js';
 import { resourceTypes } from '../fhir/definitions.js';
 import { errors, operationOutcome } from '../fhir/errors.js';
+import type { Requester } from '../fhir/requester.js';
 import type { InteractionEngine } from '../resources/engine.js';
+import type { Spine } from '../resources/spine.js';
 import type { ScoredSearchResult } from '../resources/hooks.js';
 import { isSubsetting, parseSubsetting, subset, type Subsetting } from '../resources/subsetting.js';
 import type { Condition, SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../store/port.js';
-import { decide } from '../auth/access.js';
-import { forbidden, restrictionFor, restricts, searchRestriction, type Access } from './access.js';
-import { isPrivacyOfficer } from './scr-access.js';
+import { forbidden, restrictionFor, restricts } from './access.js';
+import type { Access, RequestContext } from './context.js';
 import type { Config } from './config.js';
+import type { Exchange } from './route-table.js';
 import { strictHandling } from './preconditions.js';
 import { sendFhir } from './representation.js';
 
@@ -85,11 +88,18 @@ export async function searchBundleText(
   return searchsetBundle(engine, plan, result, pairs, base, scope.path, countOnly ? { summary: 'count' } : subsetting);
 }
 
-export async function runSearch(
-  req: Request, res: Response, engine: InteractionEngine, config: Config, base: string, scope: SearchScope, fromBody: boolean,
-): Promise<void> {
-  const pairs = searchParams(req, fromBody);
-  sendFhir(req, res, 200, await searchBundleText(req, engine, config, base, restrictedScope(res, engine, scope, pairs), pairs));
+export interface SearchDeps {
+  engine: InteractionEngine;
+  config: Config;
+  spine: Spine;
+}
+
+/** A search of the request's own scope (system or type level), or of `scope` (a compartment). */
+export async function runSearch(x: Exchange, deps: SearchDeps, fromBody: boolean, scope?: SearchScope): Promise<void> {
+  const pairs = searchParams(x.req, fromBody);
+  const type = x.request.type;
+  const own: SearchScope = scope ?? (type === undefined ? { path: '' } : { resourceTypes: [type], path: type });
+  sendFhir(x.req, x.res, 200, await searchBundleText(x.req, deps.engine, deps.config, x.base, restrictedScope(x.ctx, deps, own, pairs), pairs));
 }
 
 /**
@@ -118,13 +128,13 @@ export function scoredSearchText(result: ScoredSearchResult, base: string, path:
  * patient's compartment and v2 constraints in the plan, and included resources limited to what
  * the token may read.
  */
-function restrictedScope(res: Response, engine: InteractionEngine, scope: SearchScope, pairs: [string, string][]): SearchScope {
-  const access = res.locals.access as Access | undefined;
-  if (!access) return scope;
-  const filterIncluded = includedFilter(engine, access);
+function restrictedScope(ctx: RequestContext, deps: SearchDeps, scope: SearchScope, pairs: [string, string][]): SearchScope {
+  const { access } = ctx;
+  if (!access || !ctx.decide) return scope;
+  const filterIncluded = includedFilter(deps, ctx.who, ctx.decide, access);
   if (!scope.resourceTypes) return { ...scope, filterIncluded }; // system search: refused by server/access.ts when restricted
   const type = scope.resourceTypes[0];
-  const { where, params } = searchRestriction(res, type);
+  const { where, params } = restrictionFor(access, type);
   if (where || params.length) {
     // A chain or _has would search other resources outside the restriction (a yes/no oracle on them).
     const reaching = pairs.find(([name]) => name.startsWith('_has:') || /^[^:._][^.]*\./.test(name));
@@ -138,20 +148,25 @@ function restrictedScope(res: Response, engine: InteractionEngine, scope: Search
   };
 }
 
+type Decide = (request: AccessRequest) => AccessDecision;
+
 /** The included-resource filter for a request's access (also used for the search entries of a batch). */
-export function includedFilter(engine: InteractionEngine, access: Access): (versions: ResourceVersion[]) => Promise<ResourceVersion[]> {
-  return (versions) => readableIncluded(engine, versions, access);
+export function includedFilter(deps: Pick<SearchDeps, 'engine' | 'spine'>, who: Requester, decide: Decide, access: Access): (versions: ResourceVersion[]) => Promise<ResourceVersion[]> {
+  return (versions) => readableIncluded(deps, who, decide, versions, access);
 }
 
 /** Included resources of types the token may read, and inside its restriction where it has one (one query per type). */
-async function readableIncluded(engine: InteractionEngine, versions: ResourceVersion[], access: Access): Promise<ResourceVersion[]> {
+async function readableIncluded(
+  { engine, spine }: Pick<SearchDeps, 'engine' | 'spine'>, who: Requester, decide: Decide, versions: ResourceVersion[], access: Access,
+): Promise<ResourceVersion[]> {
   const byType = new Map<string, ResourceVersion[]>();
   for (const v of versions) byType.set(v.resourceType, [...(byType.get(v.resourceType) ?? []), v]);
   const kept = new Set<ResourceVersion>();
   for (const [type, list] of byType) {
-    const decision = decide({ interaction: 'read', resourceTypes: [type] }, access.grant);
+    const decision = decide({ interaction: 'read', resourceTypes: [type] });
     if (!decision.allow) continue;
-    if (type === 'AuditEvent' && isPrivacyOfficer(access.grant)) continue; // its restriction needs its organisation: left out
+    // A module's restriction of the type (a privacy officer's AuditEvents) needs the request's context: left out.
+    if (spine.restrictions.some((r) => r.resourceType === type && r.appliesTo(who))) continue;
     if (!restricts(decision.byType[type])) {
       list.forEach((v) => kept.add(v));
       continue;

@@ -15,7 +15,7 @@ import { loadIgPaths } from '../profiles/ig-source.js';
 import { warmBaseDefinitions } from '../profiles/structure-definitions.js';
 import type { CodeChecker } from '../profiles/code-checker.js';
 import { searchParameterHooks } from '../resources/search-parameter.js';
-import { registerSpine } from '../resources/spine.js';
+import { assembleSpine, registerSpine, type Spine } from '../resources/spine.js';
 import { allOfTypePlan } from '../search/canonical.js';
 import { createAuthServer, type AuthServer } from '../auth/authorization-server.js';
 import { FhirError } from '../fhir/errors.js';
@@ -24,7 +24,6 @@ import { createApp, type AppDeps } from './app.js';
 import type { Config, OidcConfig } from './config.js';
 import { loginAudit, type LoginAuditOptions } from './login-audit.js';
 import type { OidcOptions } from '../auth/oidc.js';
-import { SDS_USER_ID_SYSTEM } from '../resources/practitioner/identifiers.js';
 import { readFileSync } from 'node:fs';
 
 export interface RunningServer {
@@ -63,8 +62,9 @@ export interface ServeOptions {
 export async function serveStore(config: Config, logger: Logger, store: Store, options: ServeOptions = {}): Promise<RunningServer> {
   warmSchemaValidator();
   let engine: InteractionEngine;
+  const spine = assembleSpine();
   try {
-    engine = await buildEngine(store, logger, config);
+    engine = await buildEngine(store, logger, config, spine);
   } catch (err) {
     await store.close(); // e.g. a SNOMED_RF2_PATH without a release must not leave the store open
     throw err;
@@ -75,17 +75,17 @@ export async function serveStore(config: Config, logger: Logger, store: Store, o
       dataDir: config.dataDir, fhirBaseUrl: config.baseUrl, clientsFile: config.smartClients,
       accessTokenSeconds: config.accessTokenSeconds, logger: logger.child({ component: 'auth' }),
       findPatient: (id) => findPatient(engine, id),
-      findPractitioner: (sdsUserId) => findPractitioner(engine, logger, sdsUserId),
+      findPractitioner: (sdsUserId) => findPractitioner(engine, spine, logger, sdsUserId),
       oidc: config.oidc && oidcOptions(config.oidc),
       localLogin: config.localLogin,
       // Sign-ins are audited like every access (AUDIT=off switches this off too).
-      onLoginAttempt: config.audit ? loginAudit(engine, logger, options.loginAudit) : undefined,
+      onLoginAttempt: config.audit ? loginAudit(engine, spine, logger, options.loginAudit) : undefined,
     }) : undefined;
   } catch (err) {
     await store.close(); // a bad SMART_CLIENTS file must not leave the store open
     throw err;
   }
-  const app = createApp({ config, engine, logger, auth, audit: options.audit });
+  const app = createApp({ config, engine, spine, logger, auth, audit: options.audit });
   const http: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
@@ -109,14 +109,14 @@ export async function serveStore(config: Config, logger: Logger, store: Store, o
  * The engine over an open store, wired as `npm start` wires it: the R4 search parameters, the Spine
  * mappings' hooks and parameters, and the custom SearchParameters stored by earlier runs.
  */
-export async function buildEngine(store: Store, logger: Logger, config: Config): Promise<InteractionEngine> {
+export async function buildEngine(store: Store, logger: Logger, config: Config, spine: Spine = assembleSpine()): Promise<InteractionEngine> {
   const registry = new SearchParameterRegistry();
   const extractor = new IndexExtractor(registry, {
     onError: (error, where) => logger.warn({ err: error, ...where }, 'search parameter skipped during indexing'),
   });
   const hooks = new HookRegistry();
   hooks.register('SearchParameter', searchParameterHooks(registry));
-  registerSpine(hooks, { registry, pds: config.pds, nhsNumberRange: config.nhsNumberRange });
+  registerSpine(hooks, { registry, pds: config.pds, nhsNumberRange: config.nhsNumberRange }, spine.modules);
   // The profile stage asks terminology, which the engine owns (stored, IG and base value sets).
   let codes: CodeChecker | undefined;
   const profiles = new ProfileStage({ validateCode: (valueSet, coding) => codes!.validateCode(valueSet, coding) }, config.requiredProfiles);
@@ -216,9 +216,8 @@ function oidcOptions(c: OidcConfig): OidcOptions {
  * The Practitioner holding an SDS user id (https://fhir.nhs.uk/Id/sds-user-id), as the fhirUser of
  * an IdP sign-in; undefined when none, or when several claim it (which is a data error, logged).
  */
-async function findPractitioner(engine: InteractionEngine, logger: Logger, sdsUserId: string): Promise<string | undefined> {
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(sdsUserId)) return undefined;
-  const { matches } = await engine.candidates('Practitioner', [['identifier', `${SDS_USER_ID_SYSTEM}|${sdsUserId}`]], 2);
-  if (matches.length > 1) logger.warn('several Practitioners hold the same SDS user id: none is taken as the fhirUser');
-  return matches.length === 1 ? `Practitioner/${matches[0].id}` : undefined;
+async function findPractitioner(engine: InteractionEngine, spine: Spine, logger: Logger, sdsUserId: string): Promise<string | undefined> {
+  const found = await spine.identity.practitionersBySdsUserId(engine, sdsUserId);
+  if (found.length > 1) logger.warn('several Practitioners hold the same SDS user id: none is taken as the fhirUser');
+  return found.length === 1 ? found[0] : undefined;
 }

@@ -1,29 +1,24 @@
-import type { Request, Response, Router } from 'express';
+import type { Request } from 'express';
 import type { Parameters, ParametersParameter, Resource } from 'fhir/r4.js';
 import { errors } from '../fhir/errors.js';
 import type { InteractionEngine } from '../resources/engine.js';
-import { TERMINOLOGY_OPERATIONS } from '../terminology/operations.js';
+import type { TerminologyOperation } from '../terminology/operations.js';
 import { jsonBody, sendFhir } from './representation.js';
+import type { Exchange } from './route-table.js';
 
 /**
- * The terminology operations' routes: for each operation of terminology/operations.ts, type level
- * and (where R4 defines it) instance level, each as GET (query parameters) and POST (a Parameters
- * body; query parameters are added to it). Registered before the generic `/:type/:id` routes.
+ * One terminology operation of terminology/operations.ts (a row of the route table per operation),
+ * type level and (where R4 defines it) instance level, as GET (query parameters) and POST (a
+ * Parameters body; query parameters are added to it).
  */
-export function terminologyRoutes(router: Router, engine: InteractionEngine, methodNotAllowed: (allow: string[]) => (req: Request) => void): void {
-  for (const op of TERMINOLOGY_OPERATIONS) {
-    const handler = (post: boolean, instance: boolean) => async (req: Request, res: Response) => {
-      const body = post ? postedParameters(req) : undefined;
-      const parameters: Parameters = { resourceType: 'Parameters', parameter: [...queryParameters(req), ...(body?.parameter ?? [])] };
-      let resource: Resource | undefined;
-      if (instance) resource = engine.render(await engine.read(op.type, (req.params as { id: string }).id));
-      sendFhir(req, res, 200, await engine.terminology.operation(op.type, op.name, parameters, resource));
-    };
-    router.route(`/${op.type}/$${op.name}`).get(handler(false, false)).post(handler(true, false)).all(methodNotAllowed(['GET', 'POST']));
-    if (op.instance) {
-      router.route(`/${op.type}/:id/$${op.name}`).get(handler(false, true)).post(handler(true, true)).all(methodNotAllowed(['GET', 'POST']));
-    }
-  }
+export function terminologyHandler(engine: InteractionEngine, op: TerminologyOperation) {
+  return async ({ req, res, request }: Exchange): Promise<void> => {
+    const body = req.method === 'POST' ? postedParameters(req) : undefined;
+    const parameters: Parameters = { resourceType: 'Parameters', parameter: [...queryParameters(req), ...(body?.parameter ?? [])] };
+    let resource: Resource | undefined;
+    if (request.id !== undefined) resource = engine.render(await engine.read(op.type, request.id));
+    sendFhir(req, res, 200, await engine.terminology.operation(op.type, op.name, parameters, resource));
+  };
 }
 
 /** Query parameters as string-valued Parameters; `_format`, `_pretty` and other `_` ones are the server's. */

@@ -1,8 +1,9 @@
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import type { OperationOutcomeIssue, Parameters, Resource } from 'fhir/r4.js';
 import { errors, operationOutcome } from '../fhir/errors.js';
 import type { InteractionEngine } from '../resources/engine.js';
 import { jsonBody, sendFhir } from './representation.js';
+import type { Exchange } from './route-table.js';
 
 /**
  * `$validate` (R4 resource-operation-validate), type and instance level, GET and POST: the checks
@@ -19,9 +20,9 @@ import { jsonBody, sendFhir } from './representation.js';
 const MODES = new Set(['create', 'update', 'delete']);
 
 export function validateHandler(engine: InteractionEngine) {
-  return async (req: Request, res: Response): Promise<void> => {
-    const { type, id } = req.params as { type: string; id?: string };
-    engine.assertType(type);
+  return async ({ req, res, request }: Exchange): Promise<void> => {
+    const { id } = request;
+    const type = request.type!;
     let { resource, profile, mode } = operationInput(req);
     if (mode !== undefined && !MODES.has(mode)) throw errors.badRequest(`mode must be create, update or delete (got '${mode}')`);
     if (mode === 'delete') {

@@ -1,6 +1,7 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, CodeableConcept, Coding } from 'fhir/r4.js';
 import { errors } from '../../fhir/errors.js';
 import type { ResourceHooks } from '../hooks.js';
+import type { AuditInput, RestInteraction } from '../module.js';
 
 /**
  * The audit trail (ARCHITECTURE "Security and audit", issue 5): AuditEvents in the IHE Basic Audit
@@ -20,36 +21,7 @@ export const auditEventHooks: ResourceHooks = {
   },
 };
 
-/** R4 restful-interaction codes used as AuditEvent.subtype. */
-export type RestInteraction =
-  | 'read' | 'vread' | 'update' | 'patch' | 'delete' | 'history' | 'history-instance' | 'history-type' | 'history-system'
-  | 'create' | 'search' | 'search-type' | 'search-system' | 'capabilities' | 'transaction' | 'batch' | 'operation';
-
-export interface AuditInput {
-  interaction: RestInteraction;
-  /** When the access happened (ISO instant). */
-  recorded: string;
-  /** The HTTP status answered: < 400 success, 4xx minor failure (denials included), 5xx serious failure. */
-  status: number;
-  /** A short, data-free explanation of a failure (e.g. the denial reason). */
-  outcomeDesc?: string;
-  /** The OAuth client (token `client_id`); absent for requests without a valid token. */
-  clientId?: string;
-  /** The user on whose behalf the client acts (token `fhirUser`, RBAC role codes). */
-  user?: { fhirUser?: string; roles: string[] };
-  /** AUTH=off or no valid token: the requestor is recorded as this display text instead. */
-  anonymous?: string;
-  /** The patient (Patient id) whose data this event is about. */
-  patient?: string;
-  /** The resource acted on, `Type/id` or `Type/id/_history/v`. */
-  resource?: string;
-  /** The query string of a search (without `?`), recorded base64 as BALP does. */
-  query?: string;
-  /** Token `purpose_of_use` codes (`code` in v3-ActReason, or `system|code`). */
-  purposeOfUse?: string[];
-  /** The request's X-Request-ID, to tie the event to the server's logs. */
-  requestId?: string;
-}
+export type { AuditInput, RestInteraction } from '../module.js';
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';

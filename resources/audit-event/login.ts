@@ -1,6 +1,7 @@
 import type { AuditEvent, AuditEventAgent, Identifier } from 'fhir/r4.js';
 import { ODS_ORGANIZATION_CODE_SYSTEM, SDS_ROLE_PROFILE_ID_SYSTEM, SDS_USER_ID_SYSTEM } from '../practitioner/identifiers.js';
 import { CLIENT_ID_SYSTEM, JOB_ROLE_SYSTEM } from './index.js';
+import type { LoginAuditInput } from '../module.js';
 
 /**
  * The AuditEvent of a staff sign-in attempt or sign-out (issue 5: "AuditEvent ... for logins"), in
@@ -10,16 +11,7 @@ import { CLIENT_ID_SYSTEM, JOB_ROLE_SYSTEM } from './index.js';
  * username (typed, for a failed attempt). The OAuth client they were signing in for is a second
  * agent. Never a password: the input has no field for one.
  */
-export interface LoginAuditInput {
-  action: 'login' | 'logout';
-  success: boolean;
-  recorded: string;
-  clientId?: string;
-  user?: { username?: string; fhirUser?: string; roles?: string[]; sdsUserId?: string; roleProfileId?: string; orgCode?: string };
-  /** A short, data-free reason for a failure. */
-  outcomeDesc?: string;
-  requestId?: string;
-}
+export type { LoginAuditInput } from '../module.js';
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 /** Local usernames (DATA_DIR/auth/accounts.json) as agent identifiers. */

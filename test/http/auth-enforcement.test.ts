@@ -249,6 +249,31 @@ describe('HTTP: access decision on every FHIR request (AUTH=smart)', function ()
     expect((await as('system/Observation.rs?_count=1', '/Observation')).status).to.equal(403);
   });
 
+  it('an unknown operation is a 404 naming it, but only after the token: without one it is a 401 like every other path', async () => {
+    const anonymous = await server.fhir('/Patient/pa/$everything');
+    expect(anonymous.status).to.equal(401);
+    const known = await as(admin, '/Patient/pa/$everything');
+    expect(known.status).to.equal(404);
+    expect(known.json.resourceType).to.equal('OperationOutcome');
+    expect(known.json.issue[0].diagnostics).to.contain('$everything');
+    // The CapabilityStatement's path is public whatever the method: its 405 needs no token.
+    const put = await server.fhir('/metadata', { method: 'PUT', body: {} });
+    expect(put.status).to.equal(405);
+    expect(put.headers.get('allow')).to.equal('GET');
+  });
+
+  it('Bundle entries are read by the same parser as requests: an entry the route table cannot serve is refused before any entry runs', async () => {
+    const res = await as(admin, '/', { method: 'POST', body: {
+      resourceType: 'Bundle', type: 'transaction', entry: [
+        { request: { method: 'PUT', url: 'Patient/pz' }, resource: { resourceType: 'Patient', id: 'pz' } },
+        { request: { method: 'GET', url: 'Patient/pa/$everything' } },
+      ],
+    } });
+    expect(res.status).to.equal(403);
+    expect(res.json.issue[0].diagnostics).to.contain('Bundle.entry[1]');
+    expect((await as(admin, '/Patient/pz')).status).to.equal(404); // nothing ran
+  });
+
   it('paths are case-sensitive: a case variant is no route and never skips the token', async () => {
     for (const [method, path] of [['GET', '/_HISTORY'], ['GET', '/Observation/oa1/_History/1'], ['POST', '/_SEARCH'], ['POST', '/$REINDEX'], ['POST', '/Patient/$MATCH']]) {
       const anonymous = await server.fhir(path, { method });

@@ -33,6 +33,16 @@ describe('HTTP: every error is an OperationOutcome with the right status', () =>
     expect((await res.json()).resourceType).to.equal('OperationOutcome');
   });
 
+  it('an unknown operation: 404 naming the operation, at every level', async () => {
+    for (const path of ['/Patient/p1/$everything', '/Patient/$everything', '/$everything']) {
+      const oo = expectOutcome(await server.fhir(path), 404);
+      expect(oo.issue[0].diagnostics, path).to.contain('Unknown operation $everything');
+    }
+    // A known operation with a method it does not answer: 405 with its methods.
+    const get = expectOutcome(await server.fhir('/Patient/$match'), 405);
+    expect(get.issue[0].diagnostics).to.contain('$match');
+  });
+
   it('wrong method: 405 with an Allow header', async () => {
     const post = expectOutcome(await server.fhir('/Patient/123', { method: 'POST', body: samplePatient() }), 405);
     expect(post.issue[0].code).to.equal('not-supported');

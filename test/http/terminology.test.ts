@@ -3,7 +3,12 @@ import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resource } from 'fhir/r4.js';
 import { parseFhirXml } from '../../fhir/xml.js';
-import { accessRequestFor } from '../../server/access.js';
+import { pino } from 'pino';
+import { parseFhirRequest } from '../../fhir/request.js';
+import { assembleSpine } from '../../resources/spine.js';
+import { defaultConfig } from '../../server/config.js';
+import { resolve } from '../../server/route-table.js';
+import { routeTable } from '../../server/routes.js';
 import { startTestServer, type FhirResponse, type TestServer } from '../support/server.js';
 import { writeSnomedFixture } from '../support/snomed-fixture.js';
 
@@ -357,12 +362,22 @@ describe('HTTP: terminology operations', () => {
   });
 
   it('with authorization on, the operations are reads of the terminology type (operation → r); $lookup has no instance level', () => {
-    const none = new URLSearchParams();
-    expect(accessRequestFor('GET', '/ValueSet/$expand', none)).to.deep.equal({ interaction: 'operation', resourceTypes: ['ValueSet'] });
-    expect(accessRequestFor('POST', '/ConceptMap/m1/$translate', none)).to.deep.equal({ interaction: 'operation', resourceTypes: ['ConceptMap'] });
-    expect(accessRequestFor('GET', '/CodeSystem/$lookup', none)).to.deep.equal({ interaction: 'operation', resourceTypes: ['CodeSystem'] });
-    expect(accessRequestFor('GET', '/CodeSystem/cs1/$lookup', none)).to.equal(undefined);
-    expect(accessRequestFor('GET', '/Patient/$expand', none)).to.not.deep.equal({ interaction: 'operation', resourceTypes: ['Patient'] });
+    // What the route table says each request needs (undefined: no row serves it).
+    const table = routeTable({ engine: server.engine, config: defaultConfig(), spine: assembleSpine(), startedAt: '', logger: pino({ level: 'silent' }) });
+    const accessRequestFor = (method: string, path: string) => {
+      try {
+        const request = parseFhirRequest(method, path);
+        const access = resolve(table, request).access;
+        return typeof access === 'function' ? access(request) : access;
+      } catch {
+        return undefined;
+      }
+    };
+    expect(accessRequestFor('GET', '/ValueSet/$expand')).to.deep.equal({ interaction: 'operation', resourceTypes: ['ValueSet'] });
+    expect(accessRequestFor('POST', '/ConceptMap/m1/$translate')).to.deep.equal({ interaction: 'operation', resourceTypes: ['ConceptMap'] });
+    expect(accessRequestFor('GET', '/CodeSystem/$lookup')).to.deep.equal({ interaction: 'operation', resourceTypes: ['CodeSystem'] });
+    expect(accessRequestFor('GET', '/CodeSystem/cs1/$lookup')).to.equal(undefined);
+    expect(accessRequestFor('GET', '/Patient/$expand')).to.not.deep.equal({ interaction: 'operation', resourceTypes: ['Patient'] });
   });
 
   it('the CapabilityStatement lists the operations on CodeSystem, ValueSet and ConceptMap', async () => {

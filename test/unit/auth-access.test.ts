@@ -1,10 +1,15 @@
 import { expect } from 'chai';
 import {
-  CLINICAL_RESOURCE_TYPES, decide, fhirUserType, INTERACTIONS, isClinicalResourceType, requiredPermissions,
+  CLINICAL_RESOURCE_TYPES, decide as decideWith, INTERACTIONS, isClinicalResourceType, requiredPermissions,
   type AccessDecision, type AccessRequest, type Grant, type Interaction,
 } from '../../auth/access.js';
 import { parseScopes } from '../../auth/scopes.js';
 import { isResourceType } from '../../fhir/definitions.js';
+import { fhirUserType } from '../../fhir/requester.js';
+import { isClinicalRole } from '../../resources/practitioner/rbac.js';
+
+/** The decision with the SDS module's clinical-role rule, as the server passes it in. */
+const decide = (request: AccessRequest, g: Grant): AccessDecision => decideWith(request, g, { isClinicalRole });
 
 const PATIENT = 'pat-SECRET-9990001';
 const STAFF = 'Practitioner/user-SECRET-1';

@@ -4,7 +4,8 @@ import { errors, FhirError, operationOutcome } from '../fhir/errors.js';
 import type { InteractionEngine } from './engine.js';
 import type { PatchBody } from './patch/index.js';
 import { rewriteReferences } from './references.js';
-import { ID_PATTERN, type Criteria, type WriteResult, type WriteSession } from './write-session.js';
+import type { Criteria, WriteResult } from './hooks.js';
+import { ID_PATTERN, type WriteSession } from './write-session.js';
 import type { ResourceVersion } from '../store/port.js';
 
 /**

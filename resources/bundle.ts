@@ -1,11 +1,12 @@
 import type { Binary, Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from 'fhir/r4.js';
 import { isResourceType } from '../fhir/definitions.js';
 import { errors, FhirError, operationOutcome } from '../fhir/errors.js';
+import { FHIR_ID } from '../fhir/id.js';
 import type { InteractionEngine } from './engine.js';
 import type { PatchBody } from './patch/index.js';
 import { rewriteReferences } from './references.js';
 import type { Criteria, WriteResult } from './hooks.js';
-import { ID_PATTERN, type WriteSession } from './write-session.js';
+import type { WriteSession } from './write-session.js';
 import type { ResourceVersion } from '../store/port.js';
 
 /**
@@ -195,7 +196,7 @@ function parseTarget(url: string, at: (msg: string) => FhirError): Target {
   const path = q < 0 ? url : url.slice(0, q);
   const parts = path.split('/');
   if (!isResourceType(parts[0])) throw at(`'${parts[0]}' is not an R4 resource type`);
-  if (parts.length === 2 && !ID_PATTERN.test(parts[1])) throw at(`'${parts[1]}' is not a valid FHIR id`);
+  if (parts.length === 2 && !FHIR_ID.test(parts[1])) throw at(`'${parts[1]}' is not a valid FHIR id`);
   if (q >= 0) {
     if (parts.length !== 1) throw at(`'${url}' is not Type?criteria`);
     const criteria = [...new URLSearchParams(url.slice(q + 1))];

@@ -1,5 +1,6 @@
 import type { Resource } from 'fhir/r4.js';
 import { errors } from '../fhir/errors.js';
+import { FHIR_ID } from '../fhir/id.js';
 import { validateStructure } from '../profiles/schema-validator.js';
 import type { IndexExtractor } from '../search/extract.js';
 import type { SearchPlan } from '../search/plan.js';
@@ -7,9 +8,6 @@ import type { ResourceVersion, StoreTx, WriteMethod } from '../store/port.js';
 import type { Criteria, HookRegistry, OperationSession, Preconditions, WriteInteraction, WriteOrigin, WriteResult } from './hooks.js';
 import { applyPatch, type PatchBody } from './patch/index.js';
 import { timeOrderedUuid } from './time-ordered-id.js';
-
-/** FHIR id syntax (R4 datatypes: [A-Za-z0-9\-\.]{1,64}). */
-export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export interface WriteContext {
   extractor: IndexExtractor;
@@ -243,7 +241,7 @@ export class WriteSession implements OperationSession {
  * by: the URL (the engine) and the body of a transaction entry or conditional create (a session).
  */
 export function checkId(hooks: HookRegistry, resourceType: string, id: string, expression?: string[]): void {
-  if (!ID_PATTERN.test(id)) throw errors.badRequest(`'${id}' is not a valid FHIR id`, expression);
+  if (!FHIR_ID.test(id)) throw errors.badRequest(`'${id}' is not a valid FHIR id`, expression);
   hooks.for(resourceType).validateId?.(id);
 }
 

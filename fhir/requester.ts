@@ -1,3 +1,5 @@
+import { FHIR_ID_SOURCE } from './id.js';
+
 /**
  * Who is asking: the one shape of a requester that the access decision (auth/), the request
  * context (server/) and the Spine modules' rules (resources/) share. It is built once per
@@ -24,9 +26,11 @@ export interface Requester {
 
 export const ANONYMOUS: Requester = Object.freeze({ privileged: false });
 
+const FHIR_USER = new RegExp(`(?:^|/)([A-Z][A-Za-z]+)/${FHIR_ID_SOURCE}$`);
+
 /** The resource type a fhirUser reference names (`Practitioner/1`, an absolute URL, `Patient/9`). */
 export function fhirUserType(fhirUser: string): string | undefined {
-  return /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}$/.exec(fhirUser)?.[1];
+  return FHIR_USER.exec(fhirUser)?.[1];
 }
 
 /** A staff user: a user whose fhirUser is not a patient or a related person. */

@@ -1,5 +1,4 @@
-import fhirpath from 'fhirpath';
-import r4 from 'fhirpath/fhir-context/r4';
+import { compileFhirPath } from '../fhir/fhirpath.js';
 
 /**
  * Invariants (ElementDefinition.constraint.expression) compiled once per expression and base
@@ -17,7 +16,7 @@ function compiled(base: string, expression: string): Compiled | Error {
   let fn = cache.get(key);
   if (!fn) {
     try {
-      fn = fhirpath.compile({ base, expression }, r4 as never, { traceFn: () => undefined, resolveInternalTypes: false } as never) as unknown as Compiled;
+      fn = compileFhirPath({ base, expression }) as unknown as Compiled;
     } catch (e) {
       fn = e as Error;
     }

@@ -1,4 +1,5 @@
 import type { OperationOutcomeIssue, Resource, StructureDefinition } from 'fhir/r4.js';
+import { FHIR_ID_SOURCE } from '../fhir/id.js';
 import type { CodeChecker, CodeCheckResult } from './code-checker.js';
 import { ExtensionContexts, type ExtensionHost } from './extension-context.js';
 import { evaluateInvariant } from './invariants.js';
@@ -36,6 +37,9 @@ interface Walk {
   issues: Issue[];
   bindings: PendingBinding[];
 }
+
+/** A relative (Type/id) or http(s) absolute reference, with an optional /_history/vid: the target type is group 1. */
+const REFERENCE = new RegExp(`^(?:https?://[^\\s]+/)?([A-Z][A-Za-z]+)/${FHIR_ID_SOURCE}(?:/_history/${FHIR_ID_SOURCE})?$`);
 
 function issue(severity: Issue['severity'], code: Issue['code'], diagnostics: string, path: string): Issue {
   return { severity, code, diagnostics, expression: [path] };
@@ -263,7 +267,7 @@ export class ProfileValidator implements SlicingContext {
   private checkTarget(node: PlanNode, type: PlanType, value: unknown, path: string, walk: Walk): void {
     const reference = (value as { reference?: unknown })?.reference;
     if (typeof reference !== 'string' || reference.startsWith('#') || /^urn:/.test(reference)) return;
-    const m = /^(?:https?:\/\/[^\s]+\/)?([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/.exec(reference);
+    const m = REFERENCE.exec(reference);
     if (!m) {
       walk.issues.push(issue('warning', 'value', `${node.path}: '${reference}' is neither a relative (Type/id) nor an absolute reference, so its target cannot be checked`, `${path}.reference`));
       return;

@@ -1,10 +1,12 @@
 import type { Binary, Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from 'fhir/r4.js';
 import { errors, FhirError, operationOutcome } from '../fhir/errors.js';
+import { FHIR_ID } from '../fhir/id.js';
 import { parseFhirRequest, queryPairs } from '../fhir/request.js';
 import type { InteractionEngine } from './engine.js';
 import type { PatchBody } from './patch/index.js';
 import { rewriteReferences } from './references.js';
-import { ID_PATTERN, type Criteria, type WriteResult, type WriteSession } from './write-session.js';
+import type { Criteria, WriteResult } from './hooks.js';
+import type { WriteSession } from './write-session.js';
 import type { ResourceVersion } from '../store/port.js';
 
 /**
@@ -204,7 +206,7 @@ function parseTarget(method: Method, url: string, at: (msg: string) => FhirError
   const writes = interaction === 'create' || interaction === 'update' || interaction === 'patch' || interaction === 'delete';
   if (!writes || type === undefined) throw at(`'${url}' is not Type, Type/id or Type?criteria`);
   if (id !== undefined) {
-    if (!ID_PATTERN.test(id)) throw at(`'${id}' is not a valid FHIR id`);
+    if (!FHIR_ID.test(id)) throw at(`'${id}' is not a valid FHIR id`);
     if (request.query !== '') throw at(`'${url}' is not Type?criteria`);
     return { resourceType: type, id };
   }

@@ -11,11 +11,15 @@ import type { SearchParameterRegistry } from '../search/registry.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store } from '../store/port.js';
 import { LocalTerminology, TERMINOLOGY_TYPES } from '../terminology/local-terminology.js';
 import type { ProfileStage } from './profile-stage.js';
-import { ANONYMOUS_READER, HookRegistry, type CandidateSearch, type Reader, type ScoredSearchResult, type WriteOrigin } from './hooks.js';
+import {
+  ANONYMOUS_READER, HookRegistry, type CandidateSearch, type Criteria, type Preconditions, type Reader, type ScoredSearchResult,
+  type OperationEngine, type WriteOrigin, type WriteResult,
+} from './hooks.js';
 import type { PatchBody } from './patch/index.js';
-import { checkBody, checkId, WriteSession, type Criteria, type Preconditions, type WriteChange, type WriteContext, type WriteResult } from './write-session.js';
+import { checkBody, checkId, WriteSession, type WriteChange, type WriteContext } from './write-session.js';
 
-export type { Criteria, Preconditions, WriteChange, WriteResult } from './write-session.js';
+export type { Criteria, Preconditions, WriteResult } from './hooks.js';
+export type { WriteChange } from './write-session.js';
 
 /** What kind of request a transaction serves, as far as the engine knows (for write observers). */
 export interface TransactionOptions {
@@ -54,7 +58,7 @@ export interface EngineDeps {
  * The interaction engine: FHIR REST semantics (R4 http.html) over the store port, independent of
  * HTTP. Every write validates, stamps meta, extracts index entries and commits in one transaction.
  */
-export class InteractionEngine implements CandidateSearch {
+export class InteractionEngine implements CandidateSearch, OperationEngine {
   private readonly store: Store;
   readonly registry: SearchParameterRegistry;
   private readonly extractor: IndexExtractor;

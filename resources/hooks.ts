@@ -2,8 +2,6 @@ import type { Extension, OperationOutcomeIssue, Resource } from 'fhir/r4.js';
 import type { FhirError } from '../fhir/errors.js';
 import type { ResourceVersion } from '../store/port.js';
 import type { PatchBody } from './patch/index.js';
-import type { InteractionEngine } from './engine.js';
-import type { Preconditions } from './write-session.js';
 
 /**
  * Who is reading, as far as the information-governance hooks need to know. Until auth/ exists
@@ -30,6 +28,23 @@ export type WriteOrigin = 'client' | 'server' | 'operation';
 /** The write interactions a guardWrite hook is asked about (conditional forms included). */
 export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
 
+export interface Preconditions {
+  /** Version the client expects to be current (from If-Match); undefined means unconditional. */
+  ifMatch?: number;
+}
+
+/** Search criteria of a conditional interaction, as ordered query pairs (`identifier=a|b`). */
+export type Criteria = [string, string][];
+
+export interface WriteResult {
+  version: ResourceVersion;
+  resource: Resource;
+  /** True when the write created the resource (201), false when it replaced one (200). */
+  created: boolean;
+  /** Conditional create that found its match: nothing was written (200 with the existing resource). */
+  existing?: boolean;
+}
+
 /** The generic search, as a type's own search (e.g. PDS matching) uses it to find candidates. */
 export interface CandidateSearch {
   /** Current resources matching generic FHIR search parameters, at most `limit`; `more` when others were left out. */
@@ -49,11 +64,6 @@ export interface ScoredEntry {
   extension?: Extension[];
 }
 
-/**
- * Extension points through which the Spine mappings (resources/patient, resources/organization, …)
- * add their rules to the generic engine (ARCHITECTURE rule 4): the engine never tests a type name.
- * Every hook may throw a FhirError to refuse the request.
- */
 /** One permission an operation needs from the caller, given its body (asked of the access decision by server/). */
 export interface OperationAccess {
   interaction: 'read' | 'search-type' | 'create' | 'update';
@@ -64,6 +74,27 @@ export interface OperationAccess {
 export interface OperationResult {
   status: number;
   resource: Resource;
+}
+
+/**
+ * The writes an operation makes in one engine transaction, with FHIR semantics, against the
+ * transaction's own view (write-session.ts's WriteSession is one).
+ */
+export interface OperationSession {
+  /** True when Type/id has a current (not deleted) version. */
+  exists(resourceType: string, id: string): Promise<boolean>;
+  /** Current resources matching conditional criteria, at most `limit` (default 2). */
+  matches(resourceType: string, criteria: Criteria, limit?: number): Promise<ResourceVersion[]>;
+  create(resourceType: string, body: unknown, options?: { id?: string; ifNoneExist?: Criteria }): Promise<WriteResult>;
+  update(resourceType: string, id: string, body: unknown, pre?: Preconditions): Promise<WriteResult>;
+}
+
+/**
+ * What an operation's `run` is handed: the engine's atomic, audited transactions (engine.ts's
+ * InteractionEngine is one). `origin` as for every transaction (an operation's own writes: 'operation').
+ */
+export interface OperationEngine {
+  transaction<T>(fn: (session: OperationSession) => Promise<T>, options?: { origin?: WriteOrigin }): Promise<T>;
 }
 
 /**
@@ -81,9 +112,14 @@ export interface Operation {
    * pharmacy); with authorization on, the token's organisation must be that one.
    */
   actsFor?(body: unknown): string | undefined;
-  run(body: unknown, engine: InteractionEngine): Promise<OperationResult>;
+  run(body: unknown, engine: OperationEngine): Promise<OperationResult>;
 }
 
+/**
+ * Extension points through which the Spine mappings (resources/patient, resources/organization, …)
+ * add their rules to the generic engine (ARCHITECTURE rule 4): the engine never tests a type name.
+ * Every hook may throw a FhirError to refuse the request.
+ */
 export interface ResourceHooks {
   /** What this type does beyond generic FHIR, for the CapabilityStatement. */
   documentation?: string;

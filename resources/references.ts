@@ -1,7 +1,7 @@
 import type { Resource } from 'fhir/r4.js';
 import { isResourceType } from '../fhir/definitions.js';
 import { errors } from '../fhir/errors.js';
-import type { Criteria } from './write-session.js';
+import type { Criteria } from './hooks.js';
 
 /**
  * Rewrites the references of a transaction entry's resource (R4 http.html#trules): a reference to

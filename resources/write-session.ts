@@ -1,32 +1,13 @@
 import type { Resource } from 'fhir/r4.js';
 import { errors } from '../fhir/errors.js';
+import { FHIR_ID } from '../fhir/id.js';
 import { validateStructure } from '../profiles/schema-validator.js';
 import type { IndexExtractor } from '../search/extract.js';
 import type { SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, StoreTx, WriteMethod } from '../store/port.js';
-import type { HookRegistry, WriteInteraction, WriteOrigin } from './hooks.js';
+import type { Criteria, HookRegistry, OperationSession, Preconditions, WriteInteraction, WriteOrigin, WriteResult } from './hooks.js';
 import { applyPatch, type PatchBody } from './patch/index.js';
 import { timeOrderedUuid } from './time-ordered-id.js';
-
-/** FHIR id syntax (R4 datatypes: [A-Za-z0-9\-\.]{1,64}). */
-export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
-
-export interface WriteResult {
-  version: ResourceVersion;
-  resource: Resource;
-  /** True when the write created the resource (201), false when it replaced one (200). */
-  created: boolean;
-  /** Conditional create that found its match: nothing was written (200 with the existing resource). */
-  existing?: boolean;
-}
-
-export interface Preconditions {
-  /** Version the client expects to be current (from If-Match); undefined means unconditional. */
-  ifMatch?: number;
-}
-
-/** Search criteria of a conditional interaction, as ordered query pairs (`identifier=a|b`). */
-export type Criteria = [string, string][];
 
 export interface WriteContext {
   extractor: IndexExtractor;
@@ -41,13 +22,6 @@ export interface WriteContext {
   profiles?: { enforce(resource: Resource): Promise<void> };
 }
 
-/**
- * The writes of one store transaction: every interaction that changes data (create, update,
- * patch, delete and their conditional forms), with FHIR semantics (R4 http.html), against the
- * transaction's own view, so the entries of a transaction Bundle see each other's writes and a
- * conditional create cannot race another one (the store runs transactions one at a time).
- * `changes` lists what was written, for the engine's after-commit hooks.
- */
 /** One version a session wrote, with the version it replaced (absent for a first version). */
 export interface WriteChange {
   version: ResourceVersion;
@@ -57,7 +31,14 @@ export interface WriteChange {
   previous?: ResourceVersion;
 }
 
-export class WriteSession {
+/**
+ * The writes of one store transaction: every interaction that changes data (create, update,
+ * patch, delete and their conditional forms), with FHIR semantics (R4 http.html), against the
+ * transaction's own view, so the entries of a transaction Bundle see each other's writes and a
+ * conditional create cannot race another one (the store runs transactions one at a time).
+ * `changes` lists what was written, for the engine's after-commit hooks.
+ */
+export class WriteSession implements OperationSession {
   readonly changes: WriteChange[] = [];
   /** Ids handed out by newId in this session, by type: a second create must not get the same one. */
   private readonly assigned = new Set<string>();
@@ -260,7 +241,7 @@ export class WriteSession {
  * by: the URL (the engine) and the body of a transaction entry or conditional create (a session).
  */
 export function checkId(hooks: HookRegistry, resourceType: string, id: string, expression?: string[]): void {
-  if (!ID_PATTERN.test(id)) throw errors.badRequest(`'${id}' is not a valid FHIR id`, expression);
+  if (!FHIR_ID.test(id)) throw errors.badRequest(`'${id}' is not a valid FHIR id`, expression);
   hooks.for(resourceType).validateId?.(id);
 }
 

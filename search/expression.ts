@@ -1,11 +1,5 @@
 import fhirpath from 'fhirpath';
-import r4 from 'fhirpath/fhir-context/r4';
-
-/**
- * Expressions here come from clients (SearchParameter resources, FHIRPath Patch paths): fhirpath's
- * trace() would print their data to the server's stdout, so traces go nowhere.
- */
-const FHIRPATH_OPTIONS = { resolveInternalTypes: false, traceFn: () => undefined };
+import { compileFhirPath, FHIRPATH_MODEL as r4 } from '../fhir/fhirpath.js';
 
 /** A value an expression selected, with its FHIR type when known ('HumanName', 'date', ...). */
 export interface TypedValue {
@@ -96,7 +90,7 @@ function fromFhirpath(item: any): TypedValue {
 }
 
 function compileFhirpath(expression: string): Evaluator {
-  const fn = fhirpath.compile(forFhirpath(expression), r4, FHIRPATH_OPTIONS);
+  const fn = compileFhirPath(forFhirpath(expression));
   return (resource) => (fn(resource) as unknown[]).map(fromFhirpath);
 }
 
@@ -391,7 +385,7 @@ export function compileNodes(expression: string, resourceType: string, options: 
         return out;
       };
     }
-    const fn = fhirpath.compile(forFhirpath(term), r4, FHIRPATH_OPTIONS);
+    const fn = compileFhirPath(forFhirpath(term));
     return (resource) => {
       const out: ContextNode[] = [];
       for (const item of fn(resource) as unknown[]) {
@@ -454,7 +448,7 @@ export function compileRelative(expression: string, base: string, options: Compi
     } else slow.push(term);
   }
   if (slow.length) {
-    const fn = fhirpath.compile({ base, expression: forFhirpath(slow.join(' | ')) }, r4, FHIRPATH_OPTIONS);
+    const fn = compileFhirPath({ base, expression: forFhirpath(slow.join(' | ')) });
     parts.push((node, resource) => (fn(node, { resource, rootResource: resource }) as unknown[]).map(fromFhirpath));
   }
   evaluator = parts.length === 1 ? parts[0] : (node, resource) => parts.flatMap((p) => p(node, resource));

@@ -1,5 +1,6 @@
 import { errors } from '../fhir/errors.js';
 import { isResourceType, loadDefinitionFile } from '../fhir/definitions.js';
+import { FHIR_ID } from '../fhir/id.js';
 import type { Condition } from './plan.js';
 
 /**
@@ -33,8 +34,6 @@ function compartment(type: string): Map<string, string[]> | null {
   return params;
 }
 
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
-
 /**
  * The parameters by which resources of `resourceType` belong to a `compartmentType` compartment
  * (e.g. Observation: subject, performer for Patient); undefined when the type is not in it or
@@ -50,7 +49,7 @@ export function compartmentParams(compartmentType: string, resourceType: string)
 export function compartmentCondition(compartmentType: string, compartmentId: string, resourceType: string): Condition {
   const params = isResourceType(compartmentType) ? compartment(compartmentType) : null;
   if (!params) throw errors.notFound(`There is no ${compartmentType} compartment on this server`);
-  if (!ID.test(compartmentId)) throw errors.badRequest(`'${compartmentId}' is not a valid resource id`);
+  if (!FHIR_ID.test(compartmentId)) throw errors.badRequest(`'${compartmentId}' is not a valid resource id`);
   const codes = params.get(resourceType);
   if (!codes?.length) throw errors.notFound(`${resourceType} is not in the ${compartmentType} compartment`);
   const conditions: Condition[] = codes.map((param) => ({

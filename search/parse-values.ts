@@ -1,5 +1,6 @@
 import { SEARCH_LIMITS, tooComplex } from './limits.js';
 import { errors, type FhirError } from '../fhir/errors.js';
+import { FHIR_ID } from '../fhir/id.js';
 import type { Clause, Condition, EntryKind } from './plan.js';
 import { dateBounds } from './dates.js';
 import { fold } from './fold.js';
@@ -260,7 +261,6 @@ export function tokenTextAlternatives(ctx: ValueContext, raw: string): EntryCond
 // absolute URL (the url column; and also its Type/id tail, which the index parses the same way),
 // and canonicals with `|version`.
 
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
 
 export function referenceAlternatives(ctx: ValueContext, raw: string, typeModifier?: string): EntryCondition[] {
@@ -295,7 +295,7 @@ export function referenceAlternatives(ctx: ValueContext, raw: string, typeModifi
     if (!r?.targetType || !r.targetId) throw invalid(ctx, text, "expected 'Type/id', an id or an absolute URL");
     return [e(typed(r.targetType, r.targetId, r.targetVersion))];
   }
-  if (!ID.test(text)) throw invalid(ctx, text, 'not a valid resource id');
+  if (!FHIR_ID.test(text)) throw invalid(ctx, text, 'not a valid resource id');
   if (typeModifier !== undefined) return [e(typed(typeModifier, text, null))];
   const clauses: Clause[] = [{ column: 'targetId', op: 'eq', value: text }];
   // A bare id means any type the parameter may point to; params without declared targets take any.

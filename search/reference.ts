@@ -1,4 +1,5 @@
 import { isResourceType } from '../fhir/definitions.js';
+import { FHIR_ID_SOURCE } from '../fhir/id.js';
 
 /** A reference or canonical split into the parts the index and the query side compare. */
 export interface ParsedReference {
@@ -10,7 +11,7 @@ export interface ParsedReference {
 }
 
 // Type/id with an optional /_history/vid, at the end of the text (id syntax from R4 datatypes).
-const TAIL = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?$/;
+const TAIL = new RegExp(`(?:^|/)([A-Z][A-Za-z]+)/(${FHIR_ID_SOURCE})(?:/_history/(${FHIR_ID_SOURCE}))?$`);
 const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
 
 /**

@@ -19,6 +19,7 @@ import { assembleSpine, registerSpine, type Spine } from '../resources/spine.js'
 import { allOfTypePlan } from '../search/canonical.js';
 import { createAuthServer, type AuthServer } from '../auth/authorization-server.js';
 import { FhirError } from '../fhir/errors.js';
+import { FHIR_ID } from '../fhir/id.js';
 import { loadSnomedRf2 } from '../terminology/snomed-rf2.js';
 import { createApp, type AppDeps } from './app.js';
 import type { Config, OidcConfig } from './config.js';
@@ -181,7 +182,7 @@ async function loadStored(store: Store, hooks: HookRegistry, resourceType: strin
 
 /** The patient picker's look-up (auth/ has no store): a label for a Patient id, or undefined when it does not exist. */
 async function findPatient(engine: InteractionEngine, id: string): Promise<{ id: string; label: string } | undefined> {
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) return undefined;
+  if (!FHIR_ID.test(id)) return undefined;
   try {
     const version = await engine.read('Patient', id);
     if (!version.json) return undefined;

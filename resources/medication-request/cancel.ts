@@ -8,7 +8,7 @@ import {
 import { invalid, missing, resourcesOf, type Message } from './message.js';
 import { shortIdProblem } from './prescription-id.js';
 import { findPrescription, savePrescription } from './prescriptions.js';
-import type { WriteSession } from '../write-session.js';
+import type { OperationSession } from '../hooks.js';
 
 /**
  * prescription-order-update (nhs-spine.md §2.2 item 4): cancels one line item, with a status
@@ -41,7 +41,7 @@ function refused(status: number, spine: SpineCode, outcome: Outcome, diagnostics
   return new FhirError(status, [issue]);
 }
 
-export async function cancelLineItem(session: WriteSession, message: Message): Promise<OperationOutcome> {
+export async function cancelLineItem(session: OperationSession, message: Message): Promise<OperationOutcome> {
   const requests = resourcesOf<MedicationRequest>(message, 'MedicationRequest');
   if (requests.length !== 1) throw spineError(400, requests.length ? 'TOO_MANY_VALUES_SUBMITTED' : 'MISSING_VALUE', 'A prescription-order-update cancels exactly one MedicationRequest');
   const { resource: mr, index } = requests[0];

@@ -1,6 +1,6 @@
 import type { MedicationDispense, MedicationRequest, OperationOutcome, Reference, Task, TaskOutput } from 'fhir/r4.js';
 import { spineError } from '../../fhir/spine-errors.js';
-import type { WriteSession } from '../write-session.js';
+import type { OperationSession } from '../hooks.js';
 import {
   DISPENSE_NOTIFICATION_ID, DISPENSE_NOTIFICATION_OUTPUT, LINE_ITEM_NUMBER, LINE_ITEM_STATUS, lineStatusOf, ODS_CODE, odsOf, PRESCRIPTION_ORDER_NUMBER,
   prescriptionStatusOf, REPLACEMENT_OF_EXTENSION, TASK_BUSINESS_STATUS, TASK_BUSINESS_STATUS_EXTENSION, WITHDRAW_REASON,
@@ -45,7 +45,7 @@ function withNotifications(task: Task, ids: string[]): Task {
   return others.length + output.length ? { ...rest, output: [...others, ...output] } : rest;
 }
 
-async function dispensesOf(session: WriteSession, dnId: string): Promise<{ dispense: MedicationDispense; version: number }[]> {
+async function dispensesOf(session: OperationSession, dnId: string): Promise<{ dispense: MedicationDispense; version: number }[]> {
   const found = await session.matches('MedicationDispense', [['identifier', `${DISPENSE_NOTIFICATION_ID}|${dnId}`]], 50);
   return found.map((v) => ({ dispense: JSON.parse(v.json!) as MedicationDispense, version: v.versionId }));
 }
@@ -56,7 +56,7 @@ const declaredOf = (d: MedicationDispense) =>
   d.extension?.find((e) => e.url === TASK_BUSINESS_STATUS_EXTENSION)?.valueCoding?.code as PrescriptionStatus | undefined;
 
 /** Item statuses and prescription status after the given DNs (released state when there are none). */
-async function stateAfter(session: WriteSession, p: Prescription, dnIds: string[]): Promise<{ lines: Map<string, LineStatus>; status: PrescriptionStatus }> {
+async function stateAfter(session: OperationSession, p: Prescription, dnIds: string[]): Promise<{ lines: Map<string, LineStatus>; status: PrescriptionStatus }> {
   const lines = new Map(p.items.map(({ request }) => [request.id!, lineStatusOf(request) === '0005' ? '0005' as LineStatus : '0008' as LineStatus]));
   let status: PrescriptionStatus = '0002';
   for (const id of dnIds) {
@@ -78,7 +78,7 @@ function derivedStatus(lines: Iterable<LineStatus>): PrescriptionStatus {
 }
 
 /** Writes the items and the Task for a new list of DNs in force. */
-async function applyState(session: WriteSession, p: Prescription, lines: Map<string, LineStatus>, status: PrescriptionStatus, dnIds: string[]): Promise<void> {
+async function applyState(session: OperationSession, p: Prescription, lines: Map<string, LineStatus>, status: PrescriptionStatus, dnIds: string[]): Promise<void> {
   const items = p.items.map(({ request }) => {
     const s = lines.get(request.id!)!;
     return lineStatusOf(request) === s ? request : withLineStatus(request, s);
@@ -86,7 +86,7 @@ async function applyState(session: WriteSession, p: Prescription, lines: Map<str
   await savePrescription(session, p, withNotifications(withPrescriptionStatus(p.task, status), dnIds), items);
 }
 
-async function retire(session: WriteSession, dnId: string): Promise<void> {
+async function retire(session: OperationSession, dnId: string): Promise<void> {
   for (const { dispense, version } of await dispensesOf(session, dnId)) {
     await session.update('MedicationDispense', dispense.id!, { ...dispense, status: 'entered-in-error' }, { ifMatch: version });
   }
@@ -108,7 +108,7 @@ function prescribedItem(message: Message, d: MedicationDispense, at: (path: stri
   return { shortId, lineId };
 }
 
-export async function dispenseNotification(session: WriteSession, message: Message): Promise<OperationOutcome> {
+export async function dispenseNotification(session: OperationSession, message: Message): Promise<OperationOutcome> {
   const dispenses = resourcesOf<MedicationDispense>(message, 'MedicationDispense');
   if (!dispenses.length) throw missing('A dispense-notification carries at least one MedicationDispense', ['Bundle.entry']);
   const sender = message.header.sender?.identifier;
@@ -180,7 +180,7 @@ export async function dispenseNotification(session: WriteSession, message: Messa
 }
 
 /** Task#withdraw: takes back the latest dispense notification (Task.focus names its message id). */
-export async function withdrawNotification(session: WriteSession, body: unknown): Promise<OperationOutcome> {
+export async function withdrawNotification(session: OperationSession, body: unknown): Promise<OperationOutcome> {
   const task = body as Task;
   const shortId = task.groupIdentifier?.value;
   if (!shortId) throw missing('The withdraw Task names the prescription (groupIdentifier)', ['Task.groupIdentifier.value']);

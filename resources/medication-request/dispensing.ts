@@ -1,9 +1,7 @@
 import type { Bundle, Organization, OperationOutcome, Parameters, Reference, Task } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import { spineError, spineIssue } from '../../fhir/spine-errors.js';
-import type { InteractionEngine } from '../engine.js';
-import type { OperationResult } from '../hooks.js';
-import type { WriteSession } from '../write-session.js';
+import type { OperationEngine, OperationResult, OperationSession } from '../hooks.js';
 import {
   lineStatusOf, ODS_CODE, odsOf, PRESCRIPTION_ORDER_NUMBER, prescriptionStatusOf, RETURN_REASON, TASK_CODE,
   withLineStatus, withPrescriptionStatus,
@@ -49,7 +47,7 @@ export function invalidState(p: Prescription, action: string): FhirError {
 }
 
 /** 0001 To Be Dispensed → 0002 With Dispenser; items 0007 → 0008 (cancelled items stay cancelled). */
-async function claim(session: WriteSession, p: Prescription, ods: string): Promise<Prescription> {
+async function claim(session: OperationSession, p: Prescription, ods: string): Promise<Prescription> {
   const task: Task = { ...withPrescriptionStatus(p.task, '0002'), owner: pharmacyRef(ods) };
   const items = p.items.map(({ request }) => (lineStatusOf(request) === '0007' ? withLineStatus(request, '0008') : request));
   await savePrescription(session, p, task, items);
@@ -88,7 +86,7 @@ function releaseResponse(released: Prescription[]): Parameters {
   };
 }
 
-export async function release(body: unknown, engine: InteractionEngine): Promise<OperationResult> {
+export async function release(body: unknown, engine: OperationEngine): Promise<OperationResult> {
   const request = parseRelease(body);
   const released = await engine.transaction(async (session) => {
     if (request.shortId !== undefined) {
@@ -132,7 +130,7 @@ export function actingPharmacy(task: Task): string {
 }
 
 /** Task#return: the dispenser hands a released prescription back; 0002 → 0001, items 0008 → 0007. */
-export async function returnPrescription(session: WriteSession, body: unknown): Promise<OperationOutcome> {
+export async function returnPrescription(session: OperationSession, body: unknown): Promise<OperationOutcome> {
   const task = body as Task;
   const shortId = task.groupIdentifier!.value;
   if (!shortId) throw missing('The return Task names the prescription (groupIdentifier)', ['Task.groupIdentifier.value']);

@@ -1,7 +1,7 @@
 import type { Coding, MedicationRequest, OperationOutcome, Patient, PractitionerRole, Provenance, Reference, Task } from 'fhir/r4.js';
 import { spineError } from '../../fhir/spine-errors.js';
 import { isValidNhsNumber } from '../patient/nhs-number.js';
-import type { WriteSession } from '../write-session.js';
+import type { OperationSession } from '../hooks.js';
 import {
   businessStatusCoding, LINE_ITEM_NUMBER, NHS_NUMBER, ODS_CODE, PRESCRIPTION_ID_EXTENSION, PRESCRIPTION_LONG_ID,
   PRESCRIPTION_ORDER_NUMBER, PRESCRIPTION_STATUS, SDS_ROLE_PROFILE_ID, TASK_CODE, withLineStatus,
@@ -118,7 +118,7 @@ export function checkPrescriptionOrder(message: Message): Parsed {
 }
 
 /** Stores the prescription in `session`; refuses a prescription id (short or long) seen before. */
-export async function storePrescriptionOrder(session: WriteSession, message: Message): Promise<OperationOutcome> {
+export async function storePrescriptionOrder(session: OperationSession, message: Message): Promise<OperationOutcome> {
   const p = checkPrescriptionOrder(message);
   const duplicate = () => spineError(400, 'DUPLICATE_PRESCRIPTION_ID', `Prescription ${p.shortId} has been sent before`);
   if (await findPrescription(session, p.shortId) || await session.exists('Task', p.longId)) throw duplicate();

@@ -1,7 +1,7 @@
 import type { MedicationRequest, Task } from 'fhir/r4.js';
 import { spineError } from '../../fhir/spine-errors.js';
 import type { ResourceVersion } from '../../store/port.js';
-import type { WriteSession } from '../write-session.js';
+import type { OperationSession } from '../hooks.js';
 import { PRESCRIPTION_ORDER_NUMBER } from './eps.js';
 
 /**
@@ -15,12 +15,12 @@ export interface Prescription {
   items: { request: MedicationRequest; version: number }[];
 }
 
-export async function findPrescription(session: WriteSession, shortId: string): Promise<Prescription | undefined> {
+export async function findPrescription(session: OperationSession, shortId: string): Promise<Prescription | undefined> {
   const [found] = await session.matches('Task', [['group-identifier', `${PRESCRIPTION_ORDER_NUMBER}|${shortId}`]], 1);
   return found ? loadPrescription(session, found) : undefined;
 }
 
-export async function loadPrescription(session: WriteSession, taskVersion: ResourceVersion): Promise<Prescription> {
+export async function loadPrescription(session: OperationSession, taskVersion: ResourceVersion): Promise<Prescription> {
   const task = JSON.parse(taskVersion.json!) as Task;
   const ids = (task.basedOn ?? []).map((r) => r.reference?.replace(/^MedicationRequest\//, '')).filter((id): id is string => !!id);
   const found = await session.matches('MedicationRequest', [['_id', ids.join(',')]], ids.length + 1);
@@ -32,14 +32,14 @@ export async function loadPrescription(session: WriteSession, taskVersion: Resou
   return { task, taskVersion: taskVersion.versionId, items };
 }
 
-export async function requirePrescription(session: WriteSession, shortId: string): Promise<Prescription> {
+export async function requirePrescription(session: OperationSession, shortId: string): Promise<Prescription> {
   const p = await findPrescription(session, shortId);
   if (!p) throw spineError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${shortId} was not found`);
   return p;
 }
 
 /** Writes the Task and the items that changed, each against the version that was read. */
-export async function savePrescription(session: WriteSession, before: Prescription, task: Task, items: MedicationRequest[]): Promise<void> {
+export async function savePrescription(session: OperationSession, before: Prescription, task: Task, items: MedicationRequest[]): Promise<void> {
   if (JSON.stringify(task) !== JSON.stringify(before.task)) await session.update('Task', task.id!, task, { ifMatch: before.taskVersion });
   for (const request of items) {
     const old = before.items.find((i) => i.request.id === request.id)!;

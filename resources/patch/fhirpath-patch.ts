@@ -1,13 +1,6 @@
 import type { Resource } from 'fhir/r4.js';
-import fhirpath from 'fhirpath';
-import r4 from 'fhirpath/fhir-context/r4';
 import { errors } from '../../fhir/errors.js';
-
-/**
- * Expressions here come from clients (SearchParameter resources, FHIRPath Patch paths): fhirpath's
- * trace() would print their data to the server's stdout, so traces go nowhere.
- */
-const FHIRPATH_OPTIONS = { resolveInternalTypes: false, traceFn: () => undefined };
+import { compileFhirPath, FHIRPATH_MODEL as r4 } from '../../fhir/fhirpath.js';
 
 /**
  * FHIRPath Patch (R4 fhirpatch.html): a Parameters resource with one `operation` parameter per
@@ -333,7 +326,7 @@ function spliceList(c: Json, key: string, start: number, deleteCount: number, it
 function evaluate(doc: Json, expression: string, at: number): unknown[] {
   let fn;
   try {
-    fn = fhirpath.compile(expression, r4, FHIRPATH_OPTIONS);
+    fn = compileFhirPath(expression);
   } catch (e) {
     throw errors.badRequest(`FHIRPath Patch operation ${at}: '${expression}' is not valid FHIRPath: ${(e as Error).message}`, where(at));
   }

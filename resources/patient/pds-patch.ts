@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Extension, HumanName, Patient, Resource } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import { spineError } from '../../fhir/spine-errors.js';
-import type { ResourceHooks } from '../hooks.js';
+import type { Preconditions, ResourceHooks } from '../hooks.js';
 import { applyJsonPatch, parseJsonPatch, type PatchBody } from '../patch/index.js';
-import type { Preconditions } from '../write-session.js';
 import { DEATH_NOTIFICATION_URL } from './extensions.js';
 
 /**

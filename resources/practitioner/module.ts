@@ -1,3 +1,4 @@
+import { FHIR_ID } from '../../fhir/id.js';
 import { SDS_USER_ID_SYSTEM } from './identifiers.js';
 import type { SpineModule } from '../module.js';
 import { registerSds } from './hooks.js';
@@ -10,7 +11,7 @@ export const sdsModule: SpineModule = {
   identity: {
     isClinicalRole,
     async practitionersBySdsUserId(engine, sdsUserId) {
-      if (!/^[A-Za-z0-9\-.]{1,64}$/.test(sdsUserId)) return [];
+      if (!FHIR_ID.test(sdsUserId)) return []; // an SDS user id has the FHIR id syntax
       const { matches } = await engine.candidates('Practitioner', [['identifier', `${SDS_USER_ID_SYSTEM}|${sdsUserId}`]], 2);
       return matches.map((m) => `Practitioner/${m.id}`);
     },

@@ -1,16 +1,13 @@
 import type { PractitionerRole, Reference } from 'fhir/r4.js';
+import { referencedId } from '../../fhir/id.js';
 import { fhirUserType, type Requester } from '../../fhir/requester.js';
 import type { InteractionEngine } from '../engine.js';
 import { ODS_ORGANIZATION_CODE_SYSTEM } from '../organization/ods.js';
 import { SDS_ROLE_PROFILE_ID_SYSTEM } from './identifiers.js';
 
-function idOf(reference: string | undefined, type: string): string | undefined {
-  return reference === undefined ? undefined : new RegExp(`(?:^|/)${type}/([A-Za-z0-9\\-.]{1,64})$`).exec(reference)?.[1];
-}
-
 function odsCodeOf(organization: Reference | undefined): string | undefined {
   if (organization?.identifier?.system === ODS_ORGANIZATION_CODE_SYSTEM && organization.identifier.value) return organization.identifier.value;
-  return idOf(organization?.reference, 'Organization'); // ODS: the Organization id is the ODS code
+  return referencedId(organization?.reference, 'Organization'); // ODS: the Organization id is the ODS code
 }
 
 /**
@@ -25,10 +22,10 @@ export async function readerOrganization(engine: InteractionEngine, user: Reques
   const type = fhirUserType(fhirUser);
   let role: PractitionerRole | undefined;
   if (type === 'PractitionerRole') {
-    const id = idOf(fhirUser, 'PractitionerRole')!;
+    const id = referencedId(fhirUser, 'PractitionerRole')!;
     if (await engine.exists('PractitionerRole', id)) role = JSON.parse((await engine.read('PractitionerRole', id)).json!) as PractitionerRole;
   } else if (type === 'Practitioner' && urid !== undefined && /^\d{1,32}$/.test(urid)) {
-    const practitioner = idOf(fhirUser, 'Practitioner')!;
+    const practitioner = referencedId(fhirUser, 'Practitioner')!;
     const { result } = await engine.search(['PractitionerRole'], [
       ['identifier', `${SDS_ROLE_PROFILE_ID_SYSTEM}|${urid}`], ['practitioner', `Practitioner/${practitioner}`],
     ], { strict: true, defaultCount: 2, maxCount: 2 });

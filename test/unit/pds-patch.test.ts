@@ -4,7 +4,7 @@ import { FhirError } from '../../fhir/errors.js';
 import { SPINE_ERROR_SYSTEM } from '../../fhir/spine-errors.js';
 import { applyPatch, type PatchBody } from '../../resources/patch/index.js';
 import { DEATH_NOTIFICATION_URL, pdsPatchRules } from '../../resources/patient/pds-patch.js';
-import type { Preconditions } from '../../resources/write-session.js';
+import type { Preconditions } from '../../resources/hooks.js';
 import { thrownFhirError } from '../support/fhir-errors.js';
 
 const PHARMACY_URL = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy';

@@ -1,27 +1,12 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from 'pino';
 import { errors, FhirError, operationOutcome } from '../fhir/errors.js';
-import type { AuthServer } from '../auth/authorization-server.js';
-import type { InteractionEngine } from '../resources/engine.js';
-import type { Spine } from '../resources/spine.js';
-import type { Config } from './config.js';
 import { beginContext, contextOf } from './context.js';
 import { sendFhir } from './representation.js';
-import type { AuditOptions } from './audit.js';
 import { cors, FHIR_METHODS } from './cors.js';
-import { fhirPipeline } from './pipeline.js';
+import { fhirPipeline, type PipelineDeps } from './pipeline.js';
 
-export interface AppDeps {
-  config: Config;
-  engine: InteractionEngine;
-  /** The Spine modules, assembled (resources/spine.ts). */
-  spine: Spine;
-  logger: Logger;
-  /** The SMART authorization server; absent with AUTH=off. */
-  auth?: AuthServer;
-  /** Options of the audit trail beyond config.audit (tests inject a failing writer here). */
-  audit?: AuditOptions;
-}
+/** What the app is built over: the FHIR pipeline's dependencies, less the start time it stamps itself. */
+export type AppDeps = Omit<PipelineDeps, 'startedAt'>;
 
 /** body-parser signals its own failures with these types; each has a FHIR answer. */
 function bodyParserError(err: { type?: string; status?: number }): FhirError | undefined {

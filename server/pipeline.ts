@@ -15,10 +15,14 @@ import type { AuthServer } from '../auth/authorization-server.js';
 export interface PipelineDeps {
   config: Config;
   engine: InteractionEngine;
+  /** The Spine modules, assembled (resources/spine.ts). */
   spine: Spine;
   logger: Logger;
+  /** The SMART authorization server; absent with AUTH=off. */
   auth?: AuthServer;
+  /** Options of the audit trail beyond config.audit (tests inject a failing writer here). */
   audit?: AuditOptions;
+  /** When the server started: the CapabilityStatement's date. */
   startedAt: string;
 }
 

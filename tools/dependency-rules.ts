@@ -61,7 +61,7 @@ export interface ImportRef {
   line: number;
   specifier: string;
   typeOnly: boolean;
-  /** The project file a relative specifier names, relative to the root; undefined for a package. */
+  /** The project file a relative specifier names, relative to the root; `''` if it names none; undefined for a package. */
   target?: string;
 }
 
@@ -190,8 +190,8 @@ export function collectImports(root: string, extension = '.ts'): { files: string
   const imports: ImportRef[] = [];
   for (const file of files) {
     for (const ref of readImports(file, readFileSync(join(root, file), 'utf8'))) {
-      const relativeSpec = ref.specifier.startsWith('.') || ref.specifier.startsWith('/');
-      imports.push({ file, ...ref, target: relativeSpec ? resolveRelative(file, ref.specifier, known, extension) ?? '' : undefined });
+      const target = ref.specifier.startsWith('.') ? resolveRelative(file, ref.specifier, known, extension) ?? '' : undefined;
+      imports.push({ file, ...ref, target });
     }
   }
   return { files, imports };

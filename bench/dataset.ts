@@ -47,7 +47,7 @@ export async function ensureDataset({ root, cacheRoot, patients, log }: DatasetO
   const started = performance.now();
   log(`dataset ${key}: seeding ${patients.toLocaleString('en-GB')} patients (once; later runs reuse it)`);
   const env = { ...process.env, DATA_DIR: building, LOG_LEVEL: 'warn' };
-  await runChild(process.execPath, [join(root, 'dist/server/seed.js'), '--patients', String(patients)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  await runChild(process.execPath, [join(root, 'dist/cli/seed.js'), '--patients', String(patients)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
 
   log(`dataset ${key}: adding one Observation per patient through the transaction endpoint`);
   const port = await freePort();

@@ -15,7 +15,7 @@ import {
 } from '../../resources/organization/ods.js';
 import { fhirFetch, startTestServer, TEST_STORE, type TestServer } from '../support/server.js';
 
-const IMPORT = fileURLToPath(new URL('../../server/import-ods.js', import.meta.url));
+const IMPORT = fileURLToPath(new URL('../../cli/import-ods.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures', import.meta.url));
 
 /** A synthetic ODS Organization in the API's shape (the importer's mapping), with a LastChangeDate. */
@@ -246,7 +246,7 @@ describe('HTTP: ODS (Organization = ODS code)', () => {
   });
 });
 
-describe('npm run import:ods (server/import-ods.js)', function () {
+describe('npm run import:ods (cli/import-ods.js)', function () {
   this.timeout(60_000);
   let dataDir: string;
 

@@ -11,9 +11,9 @@ import { startServer, type RunningServer } from '../../server/server.js';
 import { fhirFetch, TEST_STORE } from '../support/server.js';
 
 const run = promisify(execFile);
-const SEED_JS = fileURLToPath(new URL('../../server/seed.js', import.meta.url));
+const SEED_JS = fileURLToPath(new URL('../../cli/seed.js', import.meta.url));
 
-describe('npm run seed (server/seed.js)', function () {
+describe('npm run seed (cli/seed.js)', function () {
   // The CLI writes to the SQLite file under DATA_DIR; the mongo-fake run has no such store.
   if (TEST_STORE !== 'sqlite') return;
   this.timeout(60_000);

@@ -3,8 +3,8 @@ import { pino } from 'pino';
 import { warmSchemaValidator } from '../profiles/schema-validator.js';
 import { organizations, patients, populationShape, seedNhsNumbers, staff, type PopulationOptions } from '../resources/seed/population.js';
 import { FhirError } from '../fhir/errors.js';
-import { loadConfig } from './config.js';
-import { buildEngine, openStore } from './server.js';
+import { loadConfig } from '../server/config.js';
+import { buildEngine, openStore } from '../server/server.js';
 
 /**
  * `npm run seed [-- --patients N] [--seed S] [--batch B]`: loads the synthetic population of

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AccountStore } from '../auth/accounts.js';
-import { loadConfig } from './config.js';
+import { loadConfig } from '../server/config.js';
 
 /**
  * `npm run auth:add-user -- --username u --fhir-user Practitioner/x --role R8000 [--role R8001]

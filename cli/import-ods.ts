@@ -6,8 +6,8 @@ import { parseCsv, CsvError } from '../resources/organization/csv.js';
 import { headerColumns, rowToOrganization, RowError, sameContent, toRow } from '../resources/organization/import.js';
 import type { ResourceVersion } from '../store/port.js';
 import { warmSchemaValidator } from '../profiles/schema-validator.js';
-import { loadConfig } from './config.js';
-import { buildEngine, openStore } from './server.js';
+import { loadConfig } from '../server/config.js';
+import { buildEngine, openStore } from '../server/server.js';
 
 /**
  * `npm run import:ods -- file.csv`: upserts one Organization per row of an ODS CSV (the format of

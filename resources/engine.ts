@@ -20,6 +20,7 @@ import { checkBody, checkId, WriteSession, type WriteChange, type WriteContext }
 
 export type { Criteria, Preconditions, WriteResult } from './hooks.js';
 export type { WriteChange } from './write-session.js';
+export type { PatchBody } from './patch/index.js';
 
 /** What kind of request a transaction serves, as far as the engine knows (for write observers). */
 export interface TransactionOptions {

@@ -1,7 +1,6 @@
 import type { Request } from 'express';
 import { errors } from '../fhir/errors.js';
-import type { Criteria } from '../resources/engine.js';
-import type { PatchBody } from '../resources/patch/index.js';
+import type { Criteria, PatchBody } from '../resources/engine.js';
 
 /**
  * Reading the parts of a write request that are not a plain resource body: the criteria of a

@@ -38,6 +38,15 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
+ * Folders whose sub-folders are closed to some importers: server/ knows the Spine modules
+ * (resources/<module>/) only through resources/module.ts and the one list in resources/spine.ts,
+ * so it may import resources/ top-level files only.
+ */
+export const CLOSED_SUBFOLDERS: readonly { from: string; into: string; why: string }[] = [
+  { from: 'server', into: 'resources', why: 'server/ knows the Spine modules only through resources/module.ts and resources/spine.ts' },
+];
+
+/**
  * Packages only some top folders may import. test/ and bench/ are exempt: they are harnesses
  * outside the product (store suites open SQLite or MongoDB directly, unit tests build express
  * requests), and the layering table already keeps product code from depending on them. cli/ is
@@ -326,6 +335,13 @@ export function checkDependencies(root: string, options: CheckOptions = {}): Vio
       violations.push({
         kind: 'layering', file: ref.file, line: ref.line, specifier: ref.specifier, target: ref.target,
         message: `${where} imports ${ref.target}${type}: ${from ? `${from}/` : 'the root'} may import ${allowed}`,
+      });
+    }
+    const closed = CLOSED_SUBFOLDERS.find((c) => c.from === from && c.into === to);
+    if (closed && ref.target.split('/').length > 2) {
+      violations.push({
+        kind: 'layering', file: ref.file, line: ref.line, specifier: ref.specifier, target: ref.target,
+        message: `${where} imports ${ref.target}${type}: ${closed.why}`,
       });
     }
   }

@@ -81,6 +81,7 @@ describe('dependency rules (tools/dependency-rules.ts)', () => {
         'layering profiles/validator.ts.txt ../terminology/expand.js',
         'layering resources/engine.ts.txt ../server/app.js',
         'layering search/plan.ts.txt ../store/port.js',
+        'layering server/app.ts.txt ../resources/practitioner/rbac.js', // a Spine module's folder, by name
         'layering store/port.ts.txt ../resources/engine.js',
       ]);
     });

@@ -1,5 +1,4 @@
-import type { Context, Exchange } from './runner.js';
-import { mediaType } from './runner.js';
+import { mediaType, type Context, type Exchange } from './context.js';
 import { asText, evaluatePath } from './fhirpath.js';
 import type { Assert, AssertResult } from './types.js';
 

@@ -1,18 +1,16 @@
 import type { Extension, OperationOutcomeIssue, Resource } from 'fhir/r4.js';
 import type { FhirError } from '../fhir/errors.js';
+import { ANONYMOUS, type Requester } from '../fhir/requester.js';
 import type { ResourceVersion } from '../store/port.js';
 import type { PatchBody } from './patch/index.js';
 
 /**
- * Who is reading, as far as the information-governance hooks need to know. Until auth/ exists
- * every request is the anonymous, non-privileged system user of ARCHITECTURE.md's `AUTH=off`.
+ * Who is reading, as far as the information-governance hooks need to know: the request's
+ * requester (fhir/requester.ts), which server/ passes to every render, type search and $match.
  */
-export interface Reader {
-  /** Holds a role that may see restricted (v3-Confidentiality R) patients' location details. */
-  privileged: boolean;
-}
+export type Reader = Pick<Requester, 'privileged'>;
 
-export const ANONYMOUS_READER: Reader = Object.freeze({ privileged: false });
+export const ANONYMOUS_READER: Reader = ANONYMOUS;
 
 /**
  * Who asked for a write. 'client': a FHIR API request (the routes, batch/transaction Bundles,

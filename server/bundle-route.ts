@@ -30,7 +30,7 @@ export function bundleHandler(deps: SearchDeps, logger: Logger, accessOf: (reque
       returnPreference: returnPreference(x.req),
       conditionalDelete: { allowed: config.conditionalDeleteMultiple, max: config.maxPageSize },
       baseUrl: x.base,
-      render: (version) => engine.render(version),
+      render: (version) => engine.render(version, x.ctx.who),
       onUnexpected: (err) => logger.error({ reqId: x.ctx.requestId, err }, 'unexpected error in a batch entry'),
     };
     sendFhir(x.req, x.res, 200, await processBundle(engine, body, options));
@@ -85,16 +85,16 @@ async function runGet(x: Exchange, deps: SearchDeps, url: string): ReturnType<Bu
         const decision = x.ctx.decide({ interaction: 'search-type', resourceTypes: [type] });
         if (decision.allow) scope.filterIncluded = includedFilter(deps, x.ctx.who, x.ctx.decide, { grant: x.ctx.grant, decision });
       }
-      const text = await searchBundleText(x.req, engine, config, x.base, scope, queryPairs(request));
+      const text = await searchBundleText(x.req, x.ctx.who, engine, config, x.base, scope, queryPairs(request));
       return { status: 200, resource: JSON.parse(text) };
     }
     case 'read': {
       const version = await engine.read(request.type!, request.id!);
-      return { status: 200, resource: engine.render(version), version };
+      return { status: 200, resource: engine.render(version, x.ctx.who), version };
     }
     case 'vread': {
       const version = await engine.vread(request.type!, request.id!, request.version!);
-      return { status: 200, resource: engine.render(version), version };
+      return { status: 200, resource: engine.render(version, x.ctx.who), version };
     }
     default:
       throw errors.badRequest(`GET entries may read, vread or search; '${url}' is none of these`);

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import { errors } from '../fhir/errors.js';
 import { dateBounds } from '../search/dates.js';
 import type { InteractionEngine } from '../resources/engine.js';
+import type { Reader } from '../resources/hooks.js';
 import { parseSubsetting, subset, type Subsetting } from '../resources/subsetting.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion } from '../store/port.js';
 import type { Config } from './config.js';
@@ -46,7 +47,7 @@ const STATUS_OF: Record<ResourceVersion['method'], string> = { POST: '201 Create
 
 /** The history Bundle for one page: newest version first, with self and next links. */
 export function historyBundle(
-  engine: InteractionEngine, page: HistoryPage, base: string, req: Request, subsetting: Subsetting,
+  engine: InteractionEngine, reader: Reader, page: HistoryPage, base: string, req: Request, subsetting: Subsetting,
 ): Bundle {
   const selfUrl = `${base}${req.path}${req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`;
   const link: BundleLink[] = [{ relation: 'self', url: selfUrl }];
@@ -63,7 +64,7 @@ export function historyBundle(
   if (subsetting.summary === 'count' || page.versions.length === 0) return bundle; // FHIR JSON has no empty arrays
   bundle.entry = page.versions.map((v): BundleEntry => {
     const entry: BundleEntry = { fullUrl: `${base}/${v.resourceType}/${v.id}` };
-    if (!v.deleted) entry.resource = subset(engine.render(v), subsetting);
+    if (!v.deleted) entry.resource = subset(engine.render(v, reader), subsetting);
     entry.request = { method: v.method, url: v.method === 'POST' ? v.resourceType : `${v.resourceType}/${v.id}` };
     entry.response = { status: STATUS_OF[v.method], etag: `W/"${v.versionId}"`, lastModified: v.lastUpdated };
     return entry;
@@ -73,8 +74,8 @@ export function historyBundle(
 
 /** One page of history for the request's scope, as the Bundle the client reads. */
 export async function historyOf(
-  x: { req: Request; base: string }, engine: InteractionEngine, config: Config, scope: { resourceType?: string; id?: string },
+  x: { req: Request; base: string; ctx: { who: Reader } }, engine: InteractionEngine, config: Config, scope: { resourceType?: string; id?: string },
 ): Promise<Bundle> {
   const page = await engine.history(historyQuery(x.req, config, scope));
-  return historyBundle(engine, page, x.base, x.req, parseSubsetting(x.req.query));
+  return historyBundle(engine, x.ctx.who, page, x.base, x.req, parseSubsetting(x.req.query));
 }

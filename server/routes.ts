@@ -65,7 +65,7 @@ function sendVersion(x: Exchange, engine: InteractionEngine, version: ResourceVe
     sendFhir(x.req, x.res, 200, version.json!);
     return;
   }
-  sendFhir(x.req, x.res, 200, subset(engine.render(version), subsetting));
+  sendFhir(x.req, x.res, 200, subset(engine.render(version, x.ctx.who), subsetting));
 }
 
 /** Answers a create or update according to Prefer: return=. */
@@ -85,7 +85,7 @@ function sendWrite(x: Exchange, engine: InteractionEngine, result: WriteResult):
           : `${result.created ? 'Created' : 'Updated'} ${version.resourceType}/${version.id} as version ${version.versionId}`,
       }]));
     default: // as the client may read it: a write must not be a way round the afterRead hooks (redaction)
-      return sendFhir(x.req, x.res, status, engine.passesThrough(version.resourceType) ? resource : engine.render(version));
+      return sendFhir(x.req, x.res, status, engine.passesThrough(version.resourceType) ? resource : engine.render(version, x.ctx.who));
   }
 }
 
@@ -197,7 +197,7 @@ export function routeTable({ engine, config, spine, startedAt, logger }: RouteDe
     { interaction: 'operation', serves: operation('reindex', ['system', 'type']), methods: ['POST'], access: 'admin', handle: reindexHandler(engine) },
     { interaction: 'operation', serves: operation('validate', ['type', 'instance']), methods: ['GET', 'POST'], access: onType('operation'), handle: validateHandler(engine) },
     { interaction: 'operation', serves: operation('match', ['type']), methods: ['POST'], access: onType('search-type'),
-      handle: async (x) => sendFhir(x.req, x.res, 200, scoredSearchText(await engine.match(x.request.type!, jsonBody(x.req)), x.base, `${x.request.type}/$match`, [])) },
+      handle: async (x) => sendFhir(x.req, x.res, 200, scoredSearchText(await engine.match(x.request.type!, jsonBody(x.req), x.ctx.who), x.base, `${x.request.type}/$match`, [])) },
     ...TERMINOLOGY_OPERATIONS.map((op): Route => ({
       interaction: 'operation', serves: operation(op.name, op.instance ? ['type', 'instance'] : ['type'], [op.type]),
       methods: ['GET', 'POST'], access: onType('operation'), handle: terminologyHandler(engine, op),

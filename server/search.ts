@@ -5,7 +5,7 @@ import { errors, operationOutcome } from '../fhir/errors.js';
 import type { Requester } from '../fhir/requester.js';
 import type { InteractionEngine } from '../resources/engine.js';
 import type { Spine } from '../resources/spine.js';
-import type { ScoredSearchResult } from '../resources/hooks.js';
+import type { Reader, ScoredSearchResult } from '../resources/hooks.js';
 import { isSubsetting, parseSubsetting, subset, type Subsetting } from '../resources/subsetting.js';
 import type { Condition, SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../store/port.js';
@@ -72,11 +72,11 @@ export interface SearchScope {
 
 /** Runs a search and returns the searchset Bundle as JSON text (GET entries of a batch use it too). */
 export async function searchBundleText(
-  req: Request, engine: InteractionEngine, config: Config, base: string, scope: SearchScope, pairs: [string, string][],
+  req: Request, reader: Reader, engine: InteractionEngine, config: Config, base: string, scope: SearchScope, pairs: [string, string][],
 ): Promise<string> {
   const [onlyType] = scope.resourceTypes ?? [];
   if (scope.resourceTypes?.length === 1 && scope.where === undefined && !scope.extraParams?.length) {
-    const own = await engine.typeSearch(onlyType, pairs); // e.g. the PDS demographic search on Patient
+    const own = await engine.typeSearch(onlyType, pairs, reader); // e.g. the PDS demographic search on Patient
     if (own) return scoredSearchText(own, base, scope.path, pairs);
   }
   const subsetting = subsettingOf(pairs);
@@ -85,7 +85,7 @@ export async function searchBundleText(
     strict: strictHandling(req), defaultCount: config.defaultPageSize, maxCount: config.maxPageSize, localBase: base,
   }, scope.where, countOnly);
   if (scope.filterIncluded && result.included.length) result.included = await scope.filterIncluded(result.included);
-  return searchsetBundle(engine, plan, result, pairs, base, scope.path, countOnly ? { summary: 'count' } : subsetting);
+  return searchsetBundle(engine, reader, plan, result, pairs, base, scope.path, countOnly ? { summary: 'count' } : subsetting);
 }
 
 export interface SearchDeps {
@@ -99,7 +99,7 @@ export async function runSearch(x: Exchange, deps: SearchDeps, fromBody: boolean
   const pairs = searchParams(x.req, fromBody);
   const type = x.request.type;
   const own: SearchScope = scope ?? (type === undefined ? { path: '' } : { resourceTypes: [type], path: type });
-  sendFhir(x.req, x.res, 200, await searchBundleText(x.req, deps.engine, deps.config, x.base, restrictedScope(x.ctx, deps, own, pairs), pairs));
+  sendFhir(x.req, x.res, 200, await searchBundleText(x.req, x.ctx.who, deps.engine, deps.config, x.base, restrictedScope(x.ctx, deps, own, pairs), pairs));
 }
 
 /**
@@ -199,7 +199,7 @@ function link(base: string, path: string, pairs: [string, string][], cursor?: st
  * when nothing reshapes them, which spares a parse and a stringify per entry on the hot path.
  */
 export function searchsetBundle(
-  engine: InteractionEngine, plan: SearchPlan, result: SearchResult, pairs: [string, string][], base: string, path: string, subsetting: Subsetting,
+  engine: InteractionEngine, reader: Reader, plan: SearchPlan, result: SearchResult, pairs: [string, string][], base: string, path: string, subsetting: Subsetting,
 ): string {
   const current = pairs.find(([k]) => k === '_cursor')?.[1];
   const links = [{ relation: 'self', url: link(base, path, pairs, current) }];
@@ -212,7 +212,7 @@ export function searchsetBundle(
   const entries: string[] = [];
   if (subsetting.summary !== 'count') {
     const entry = (v: ResourceVersion, mode: 'match' | 'include') =>
-      `{"fullUrl":${JSON.stringify(`${base}/${v.resourceType}/${v.id}`)},"resource":${resourceText(engine, v, subsetting)},"search":{"mode":"${mode}"}}`;
+      `{"fullUrl":${JSON.stringify(`${base}/${v.resourceType}/${v.id}`)},"resource":${resourceText(engine, reader, v, subsetting)},"search":{"mode":"${mode}"}}`;
     for (const v of result.matches) entries.push(entry(v, 'match'));
     for (const v of result.included) if (engine.isVisible(v)) entries.push(entry(v, 'include')); // e.g. never an invalidated patient
   }
@@ -223,7 +223,7 @@ export function searchsetBundle(
   return entries.length ? `${json.slice(0, -1)},"entry":[${entries.join(',')}]}` : json;
 }
 
-function resourceText(engine: InteractionEngine, v: ResourceVersion, subsetting: Subsetting): string {
+function resourceText(engine: InteractionEngine, reader: Reader, v: ResourceVersion, subsetting: Subsetting): string {
   if (!isSubsetting(subsetting) && engine.passesThrough(v.resourceType)) return v.json!;
-  return JSON.stringify(subset(engine.render(v), subsetting));
+  return JSON.stringify(subset(engine.render(v, reader), subsetting));
 }

@@ -12,11 +12,11 @@ import type { Exchange } from './route-table.js';
  * Parameters body; query parameters are added to it).
  */
 export function terminologyHandler(engine: InteractionEngine, op: TerminologyOperation) {
-  return async ({ req, res, request }: Exchange): Promise<void> => {
+  return async ({ req, res, request, ctx }: Exchange): Promise<void> => {
     const body = req.method === 'POST' ? postedParameters(req) : undefined;
     const parameters: Parameters = { resourceType: 'Parameters', parameter: [...queryParameters(req), ...(body?.parameter ?? [])] };
     let resource: Resource | undefined;
-    if (request.id !== undefined) resource = engine.render(await engine.read(op.type, request.id));
+    if (request.id !== undefined) resource = engine.render(await engine.read(op.type, request.id), ctx.who);
     sendFhir(req, res, 200, await engine.terminology.operation(op.type, op.name, parameters, resource));
   };
 }

@@ -20,7 +20,7 @@ import type { Exchange } from './route-table.js';
 const MODES = new Set(['create', 'update', 'delete']);
 
 export function validateHandler(engine: InteractionEngine) {
-  return async ({ req, res, request }: Exchange): Promise<void> => {
+  return async ({ req, res, request, ctx }: Exchange): Promise<void> => {
     const { id } = request;
     const type = request.type!;
     let { resource, profile, mode } = operationInput(req);
@@ -30,7 +30,7 @@ export function validateHandler(engine: InteractionEngine) {
       await engine.read(type, id);
       return sendFhir(req, res, 200, outcome([]));
     }
-    if (!resource && req.method === 'GET' && id !== undefined) resource = engine.render(await engine.read(type, id)) as Resource;
+    if (!resource && req.method === 'GET' && id !== undefined) resource = engine.render(await engine.read(type, id), ctx.who) as Resource;
     if (!resource) throw errors.badRequest('$validate needs a resource (the body, or a Parameters with a resource part)');
     // R4: modes update and delete can only be used at the instance level.
     if (mode === 'update' && id === undefined) throw errors.badRequest('mode=update needs an instance ($validate on Type/id)');

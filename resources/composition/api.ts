@@ -131,7 +131,7 @@ export const scrRoutes: ModuleRoute[] = [
   },
   // The pointer: `patient` given as an NHS number identifier makes it the SCR search.
   {
-    interaction: 'search-type', type: 'DocumentReference',
+    interaction: 'search-type', type: 'DocumentReference', methods: ['GET'], // POST _search stays the generic search
     when: (call) => {
       const patient = call.params.filter(([k]) => k === 'patient');
       return patient.length === 1 && patient[0][1].startsWith(`${NHS_NUMBER_SYSTEM}|`);
@@ -158,7 +158,7 @@ export const scrRoutes: ModuleRoute[] = [
   },
   // The record's resources by the SCR UUID (a replaced UUID finds nothing).
   {
-    interaction: 'search-type', type: 'Bundle',
+    interaction: 'search-type', type: 'Bundle', methods: ['GET'],
     when: (call) => call.params.some(([k]) => k === 'composition.identifier'),
     async handle(call) {
       const pairs = call.params;

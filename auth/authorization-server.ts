@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import OAuth2Server from '@node-oauth/oauth2-server';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { JWT_BEARER, verifyClientAssertion } from './assertion.js';
+import type { AuthLogger } from './auth-logger.js';
 import { ClientRegistry, loadClients, type RegisteredClient } from './clients.js';
 import { endpointsFor, smartConfiguration, type Endpoints } from './discovery.js';
 import { ExpiringSet } from './expiring-set.js';
@@ -13,6 +14,7 @@ import { interactiveRoutes, type PatientFinder, type PractitionerFinder } from '
 import type { LoginAttemptListener } from './login-events.js';
 import { OidcRelyingParty, type OidcOptions } from './oidc.js';
 import { KeyStore } from './keys.js';
+import type { TokenRequestContext } from './token-request-context.js';
 import { OAuthHttpError, oauthErrors } from './oauth-error.js';
 import { InvalidAccessTokenError, issueAccessToken, issueIdToken, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
@@ -33,12 +35,6 @@ import { VerifiedTokenCache } from './verified-tokens.js';
  * assertion authenticated it (AsyncLocalStorage carries that per request), so a bare client_id
  * authenticates nobody.
  */
-
-export interface AuthLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
 
 export interface AuthOptions {
   dataDir: string;
@@ -84,19 +80,6 @@ export interface AuthServer {
    * returns its claims or throws InvalidAccessTokenError. For the enforcement step.
    */
   verifyAccessToken(token: string, fhirBase?: string): Promise<AccessTokenClaims>;
-}
-
-export interface TokenRequestContext {
-  endpoints: Endpoints;
-  /** The token grant type, or 'authorize' while the consent page's Allow issues a code. */
-  grantType: string;
-  /** Set only after this request's client assertion verified. */
-  assertedClientId?: string;
-  claims?: AccessTokenClaims;
-  /** 'authorize': the scopes the user consented to (validateScope returns exactly these). */
-  grantedScope?: string[];
-  /** refresh_token: the family of the token being rotated. */
-  refreshFamily?: string;
 }
 
 /** The library's client object, carrying our registration. */
@@ -379,7 +362,7 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
   });
 
   router.use(interactiveRoutes({
-    oauth, context, clients, accounts, launches, logger, endpointsOf, libClient, findPatient: opts.findPatient,
+    oauth, context, clients, accounts, launches, logger, endpointsOf, findPatient: opts.findPatient,
     findPractitioner: opts.findPractitioner, oidc: opts.oidc && new OidcRelyingParty(opts.oidc, logger),
     localLogin: opts.localLogin ?? true, onLoginAttempt: opts.onLoginAttempt,
     verifyBearer: (token, e) => verify(token, e),

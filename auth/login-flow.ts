@@ -10,14 +10,15 @@ import { Strategy as LocalStrategy } from 'passport-local';
 import { ACCOUNT_RULE, ADDRESS_RULE, SignInThrottle } from './sign-in-throttle.js';
 import { isValidNhsNumber } from '../resources/patient/nhs-number.js';
 import type { Account, AccountStore } from './accounts.js';
-import type { AuthLogger, LibClient, TokenRequestContext } from './authorization-server.js';
-import type { ClientRegistry, RegisteredClient } from './clients.js';
+import type { AuthLogger } from './auth-logger.js';
+import type { ClientRegistry } from './clients.js';
 import type { Endpoints } from './discovery.js';
 import { grantUserScopes } from './grant.js';
 import type { AuthorizedUser, LaunchContexts } from './grant-store.js';
 import { consentPage, describeScope, loginPage, messagePage, patientPickerPage, rolePickerPage, type PageContext } from './pages.js';
 import { parseScopes } from './scopes.js';
 import type { AccessTokenClaims } from './tokens.js';
+import type { TokenRequestContext } from './token-request-context.js';
 import { chooseRole, type IdpIdentity, type RoleProfile } from './idp-identity.js';
 import type { LoginAttempt, LoginAttemptListener } from './login-events.js';
 import { oidcFailureKind, STRATEGY, type OidcRelyingParty } from './oidc.js';
@@ -69,7 +70,6 @@ export interface FlowDeps {
   launches: LaunchContexts;
   logger: AuthLogger;
   endpointsOf(req: Request): Endpoints;
-  libClient(registration: RegisteredClient): LibClient;
   findPatient?: PatientFinder;
   findPractitioner?: PractitionerFinder;
   /** The OpenID Connect IdP, when configured. */

@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { Strategy, type AuthenticateOptions } from 'openid-client/passport';
 import type { Request } from 'express';
-import type { AuthLogger } from './authorization-server.js';
+import type { AuthLogger } from './auth-logger.js';
 import { identityFromClaims, type IdpIdentity } from './idp-identity.js';
 
 /**

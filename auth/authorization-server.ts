@@ -48,6 +48,12 @@ export interface AuthOptions {
   accountsFile?: string;
   /** Looks a patient up by id for the standalone-launch picker (labels, NHS number search); absent = ids are taken as typed. */
   findPatient?: PatientFinder;
+  /**
+   * Whether what a user typed into the standalone-launch patient picker can name a patient at all
+   * (server/ passes the NHS number check); anything else is refused before findPatient is asked.
+   * Required: auth/ knows no patient identifier scheme of its own, and must not accept any text.
+   */
+  isPatientId: (id: string) => boolean;
   /** Looks up the Practitioner holding an SDS user id (IdP sign-in → fhirUser); absent = no fhirUser for IdP users. */
   findPractitioner?: PractitionerFinder;
   /** Staff sign-in through an OpenID Connect IdP (NHS CIS2); absent = none. */
@@ -363,7 +369,7 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
 
   router.use(interactiveRoutes({
     oauth, context, clients, accounts, launches, logger, endpointsOf, findPatient: opts.findPatient,
-    findPractitioner: opts.findPractitioner, oidc: opts.oidc && new OidcRelyingParty(opts.oidc, logger),
+    isPatientId: opts.isPatientId, findPractitioner: opts.findPractitioner, oidc: opts.oidc && new OidcRelyingParty(opts.oidc, logger),
     localLogin: opts.localLogin ?? true, onLoginAttempt: opts.onLoginAttempt,
     verifyBearer: (token, e) => verify(token, e),
   }));

@@ -8,7 +8,6 @@ import session from 'express-session';
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { ACCOUNT_RULE, ADDRESS_RULE, SignInThrottle } from './sign-in-throttle.js';
-import { isValidNhsNumber } from '../resources/patient/nhs-number.js';
 import type { Account, AccountStore } from './accounts.js';
 import type { AuthLogger } from './auth-logger.js';
 import type { ClientRegistry } from './clients.js';
@@ -71,6 +70,8 @@ export interface FlowDeps {
   logger: AuthLogger;
   endpointsOf(req: Request): Endpoints;
   findPatient?: PatientFinder;
+  /** Whether a typed patient id can be one (the NHS number check, passed in by server/). */
+  isPatientId(id: string): boolean;
   findPractitioner?: PractitionerFinder;
   /** The OpenID Connect IdP, when configured. */
   oidc?: OidcRelyingParty;
@@ -481,7 +482,7 @@ export function interactiveRoutes(deps: FlowDeps): express.Router {
       p.patient = chosen;
     } else {
       const nhs = (f.get('nhs_number') ?? '').replace(/\s+/g, '');
-      if (!isValidNhsNumber(nhs)) return again('Enter a valid 10-digit NHS number.');
+      if (!deps.isPatientId(nhs)) return again('Enter a valid 10-digit NHS number.');
       if (deps.findPatient && !(await deps.findPatient(nhs))) return again('No patient has that NHS number.');
       p.patient = nhs;
     }

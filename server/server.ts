@@ -25,6 +25,7 @@ import type { Config, OidcConfig } from './config.js';
 import { loginAudit, type LoginAuditOptions } from './login-audit.js';
 import type { OidcOptions } from '../auth/oidc.js';
 import { SDS_USER_ID_SYSTEM } from '../resources/practitioner/identifiers.js';
+import { isValidNhsNumber } from '../resources/patient/nhs-number.js';
 import { readFileSync } from 'node:fs';
 
 export interface RunningServer {
@@ -75,6 +76,7 @@ export async function serveStore(config: Config, logger: Logger, store: Store, o
       dataDir: config.dataDir, fhirBaseUrl: config.baseUrl, clientsFile: config.smartClients,
       accessTokenSeconds: config.accessTokenSeconds, logger: logger.child({ component: 'auth' }),
       findPatient: (id) => findPatient(engine, id),
+      isPatientId: isValidNhsNumber,
       findPractitioner: (sdsUserId) => findPractitioner(engine, logger, sdsUserId),
       oidc: config.oidc && oidcOptions(config.oidc),
       localLogin: config.localLogin,

@@ -5,7 +5,7 @@ import type { AuthLogger } from './auth-logger.js';
 import { withRedirect } from './authorization-request.js';
 import type { Endpoints } from './discovery.js';
 import type { AuthorizedUser } from './grant-store.js';
-import { pendingOf, postedForm, signedOut, userOf, type LoginSession } from './login-session.js';
+import { postedForRequest, signedInUser, type LoginSession } from './login-session.js';
 import { PageError, pageRoute } from './page-route.js';
 import type { TokenRequestContext } from './token-request-context.js';
 
@@ -29,11 +29,8 @@ const fhirUrl = (e: Endpoints, fhirUser: string) => (/^https?:/.test(fhirUser) ?
 export function consentRoutes(router: Router, session: LoginSession, deps: ConsentDeps): void {
   const { logger } = deps;
   router.post('/consent', ...session.interactive, pageRoute(async (req, res) => {
-    const f = postedForm(req);
-    const rid = f.get('rid') ?? '';
-    const p = pendingOf(req, rid);
-    const account = userOf(req);
-    if (!account) throw signedOut();
+    const { form: f, rid, pending: p } = postedForRequest(req);
+    const account = signedInUser(req);
     delete req.session.pending![rid];
     res.setHeader('Cache-Control', 'no-store');
     if (f.get('decision') !== 'allow') {

@@ -3,7 +3,7 @@ import { Strategy as LocalStrategy } from 'passport-local';
 import type { Account, AccountStore } from './accounts.js';
 import type { AuthLogger } from './auth-logger.js';
 import type { ClientRegistry } from './clients.js';
-import { continueUrl, csrfOf, pendingOf, postedForm, signIn, type LoginSession } from './login-session.js';
+import { continueUrl, csrfOf, postedForRequest, signIn, type LoginSession } from './login-session.js';
 import type { OidcRelyingParty } from './oidc.js';
 import { PageError, pageContext, pageRoute, sendPage } from './page-route.js';
 import { loginPage } from './pages.js';
@@ -44,9 +44,7 @@ export function localSignInRoutes(router: Router, session: LoginSession, deps: L
 
   router.post('/login', ...session.interactive, pageRoute(async (req, res) => {
     if (!deps.localLogin) throw new PageError(404, 'Not available', 'Username and password sign-in is switched off on this server.');
-    const f = postedForm(req);
-    const rid = f.get('rid') ?? '';
-    const p = pendingOf(req, rid);
+    const { form: f, rid, pending: p } = postedForRequest(req);
     const username = (f.get('username') ?? '').slice(0, 128);
     const client = clients.get(p.clientId);
     const again = (status: number, error: string) => {

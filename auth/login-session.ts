@@ -124,13 +124,25 @@ export function postedForm(req: Request): Map<string, string> {
 export const requestExpired = (): PageError =>
   new PageError(400, 'Sign-in request expired', 'This sign-in request is no longer open. Go back to the application and start again.');
 
-export const signedOut = (): PageError => new PageError(401, 'Signed out', 'Sign in again from the application.');
-
 /** The open authorization request `rid`; an unknown or timed-out one is a "request expired" page. */
 export function pendingOf(req: Request, rid: string | undefined): Pending {
   const p = rid ? req.session.pending?.[rid] : undefined;
   if (!p || p.createdAt + PENDING_SECONDS < Date.now() / 1000) throw requestExpired();
   return p;
+}
+
+/** A form posted for an open authorization request (its `rid` field): the form, the rid and the request. */
+export function postedForRequest(req: Request): { form: Map<string, string>; rid: string; pending: Pending } {
+  const form = postedForm(req);
+  const rid = form.get('rid') ?? '';
+  return { form, rid, pending: pendingOf(req, rid) };
+}
+
+/** The signed-in user, for the steps after sign-in; a session that has lost its user is told to sign in again. */
+export function signedInUser(req: Request): StaffUser {
+  const user = userOf(req);
+  if (!user) throw new PageError(401, 'Signed out', 'Sign in again from the application.');
+  return user;
 }
 
 /** Where a step sends the browser once it is done: back to the request, which shows its next step. */

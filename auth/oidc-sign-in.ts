@@ -2,7 +2,7 @@ import type { Request, Response, Router } from 'express';
 import type { AuthLogger } from './auth-logger.js';
 import type { Endpoints } from './discovery.js';
 import { chooseRole, type IdpIdentity } from './idp-identity.js';
-import { pendingOf, postedForm, requestExpired, type LoginSession } from './login-session.js';
+import { postedForRequest, requestExpired, type LoginSession } from './login-session.js';
 import { oidcFailureKind, STRATEGY } from './oidc.js';
 import { PageError, pageRoute } from './page-route.js';
 import { offerRoles, signInWithRole, type RoleSelectionDeps } from './role-selection.js';
@@ -64,9 +64,7 @@ export function oidcSignInRoutes(router: Router, session: LoginSession, deps: Oi
 
   router.post('/oidc/start', ...session.interactive, pageRoute(async (req, res) => {
     if (!deps.oidc) throw new PageError(404, 'Not available', 'No identity provider is configured on this server.');
-    const f = postedForm(req);
-    const rid = f.get('rid') ?? '';
-    pendingOf(req, rid);
+    const { rid } = postedForRequest(req);
     req.session.oidcRid = rid;
     delete req.session.oidcPending;
     const outcome = await runStrategy(req, res, true);

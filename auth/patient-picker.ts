@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import type { ClientRegistry } from './clients.js';
-import { continueUrl, csrfOf, pendingOf, postedForm, signedOut, userOf, type LoginSession } from './login-session.js';
+import { continueUrl, csrfOf, postedForRequest, signedInUser, type LoginSession } from './login-session.js';
 import { pageContext, pageRoute, sendPage } from './page-route.js';
 import { patientPickerPage } from './pages.js';
 
@@ -22,11 +22,8 @@ export interface PatientPickerDeps {
 
 export function patientPickerRoutes(router: Router, session: LoginSession, deps: PatientPickerDeps): void {
   router.post('/patient', ...session.interactive, pageRoute(async (req, res) => {
-    const f = postedForm(req);
-    const rid = f.get('rid') ?? '';
-    const p = pendingOf(req, rid);
-    const user = userOf(req);
-    if (!user) throw signedOut();
+    const { form: f, rid, pending: p } = postedForRequest(req);
+    const user = signedInUser(req);
     const client = deps.clients.get(p.clientId);
     const again = (error: string) => {
       sendPage(res, 400, patientPickerPage(pageContext(req), {

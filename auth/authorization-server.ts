@@ -3,16 +3,20 @@ import { join } from 'node:path';
 import OAuth2Server from '@node-oauth/oauth2-server';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { JWT_BEARER, verifyClientAssertion } from './assertion.js';
+import type { AuthLogger } from './auth-logger.js';
 import { ClientRegistry, loadClients, type RegisteredClient } from './clients.js';
 import { endpointsFor, smartConfiguration, type Endpoints } from './discovery.js';
 import { ExpiringSet } from './expiring-set.js';
 import { AccountStore } from './accounts.js';
 import { grantScopes } from './grant.js';
 import { AuthorizationCodes, isAuthorizedUser, LaunchContexts, RefreshTokens, type AuthorizedUser } from './grant-store.js';
-import { interactiveRoutes, type PatientFinder, type PractitionerFinder } from './login-flow.js';
+import { interactiveRoutes } from './login-flow.js';
 import type { LoginAttemptListener } from './login-events.js';
 import { OidcRelyingParty, type OidcOptions } from './oidc.js';
+import type { PatientFinder } from './patient-picker.js';
+import type { PractitionerFinder } from './role-selection.js';
 import { KeyStore } from './keys.js';
+import type { TokenRequestContext } from './token-request-context.js';
 import { OAuthHttpError, oauthErrors } from './oauth-error.js';
 import { InvalidAccessTokenError, issueAccessToken, issueIdToken, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
@@ -34,12 +38,6 @@ import { VerifiedTokenCache } from './verified-tokens.js';
  * authenticates nobody.
  */
 
-export interface AuthLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
 export interface AuthOptions {
   dataDir: string;
   /** The public FHIR base URL (BASE_URL); when absent, derived from each request's Host as the FHIR routes do. */
@@ -52,6 +50,12 @@ export interface AuthOptions {
   accountsFile?: string;
   /** Looks a patient up by id for the standalone-launch picker (labels, NHS number search); absent = ids are taken as typed. */
   findPatient?: PatientFinder;
+  /**
+   * Whether what a user typed into the standalone-launch patient picker can name a patient at all
+   * (server/ passes the NHS number check); anything else is refused before findPatient is asked.
+   * Required: auth/ knows no patient identifier scheme of its own, and must not accept any text.
+   */
+  isPatientId: (id: string) => boolean;
   /** Looks up the Practitioner holding an SDS user id (IdP sign-in → fhirUser); absent = no fhirUser for IdP users. */
   findPractitioner?: PractitionerFinder;
   /** Staff sign-in through an OpenID Connect IdP (NHS CIS2); absent = none. */
@@ -84,19 +88,6 @@ export interface AuthServer {
    * returns its claims or throws InvalidAccessTokenError. For the enforcement step.
    */
   verifyAccessToken(token: string, fhirBase?: string): Promise<AccessTokenClaims>;
-}
-
-export interface TokenRequestContext {
-  endpoints: Endpoints;
-  /** The token grant type, or 'authorize' while the consent page's Allow issues a code. */
-  grantType: string;
-  /** Set only after this request's client assertion verified. */
-  assertedClientId?: string;
-  claims?: AccessTokenClaims;
-  /** 'authorize': the scopes the user consented to (validateScope returns exactly these). */
-  grantedScope?: string[];
-  /** refresh_token: the family of the token being rotated. */
-  refreshFamily?: string;
 }
 
 /** The library's client object, carrying our registration. */
@@ -379,8 +370,8 @@ export async function createAuthServer(opts: AuthOptions): Promise<AuthServer> {
   });
 
   router.use(interactiveRoutes({
-    oauth, context, clients, accounts, launches, logger, endpointsOf, libClient, findPatient: opts.findPatient,
-    findPractitioner: opts.findPractitioner, oidc: opts.oidc && new OidcRelyingParty(opts.oidc, logger),
+    oauth, context, clients, accounts, launches, logger, endpointsOf, findPatient: opts.findPatient,
+    isPatientId: opts.isPatientId, findPractitioner: opts.findPractitioner, oidc: opts.oidc && new OidcRelyingParty(opts.oidc, logger),
     localLogin: opts.localLogin ?? true, onLoginAttempt: opts.onLoginAttempt,
     verifyBearer: (token, e) => verify(token, e),
   }));

@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { Strategy, type AuthenticateOptions } from 'openid-client/passport';
 import type { Request } from 'express';
-import type { AuthLogger } from './authorization-server.js';
+import type { AuthLogger } from './auth-logger.js';
 import { identityFromClaims, type IdpIdentity } from './idp-identity.js';
 
 /**
@@ -12,7 +12,7 @@ import { identityFromClaims, type IdpIdentity } from './idp-identity.js';
  * signature against the IdP's jwks_uri) are the library's, not ours.
  *
  * The strategy yields an IdpIdentity (auth/idp-identity.ts), never a session user: the
- * sign-in flow (auth/login-flow.ts) maps it onto a staff user, with role selection.
+ * sign-in steps (auth/oidc-sign-in.ts, auth/role-selection.ts) map it onto a staff user, with role selection.
  *
  * Discovery is lazy and retried: the server starts while the IdP is unreachable, and the sign-in
  * button answers "not available" until discovery succeeds.

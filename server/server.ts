@@ -76,6 +76,7 @@ export async function serveStore(config: Config, logger: Logger, store: Store, o
       dataDir: config.dataDir, fhirBaseUrl: config.baseUrl, clientsFile: config.smartClients,
       accessTokenSeconds: config.accessTokenSeconds, logger: logger.child({ component: 'auth' }),
       findPatient: (id) => findPatient(engine, id),
+      isPatientId: spine.identity.isPatientId,
       findPractitioner: (sdsUserId) => findPractitioner(engine, spine, logger, sdsUserId),
       oidc: config.oidc && oidcOptions(config.oidc),
       localLogin: config.localLogin,

@@ -121,6 +121,9 @@ describe('HTTP: audit of staff sign-in (local accounts)', function () {
     expect(user.role[0].coding[0].code).to.equal('R8000');
     expect(e.agent.find((a: any) => !a.requestor).who.identifier).to.deep.equal({ system: 'urn:ietf:params:oauth:client-id', value: 'public-app' });
     expect(e.source.observer.display).to.equal('vertebra');
+    // The sign-in request's X-Request-ID ties the event to the server's logs.
+    const requestId = e.entity.find((x: any) => x.type?.code === 'XrequestId');
+    expect(requestId?.what.identifier.value).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(text).to.not.contain(PASSWORD);
   });
 

@@ -123,7 +123,10 @@ export function routeTable({ engine, config, spine, startedAt, logger }: RouteDe
         match: engine.hooks.for(type).match !== undefined,
         documentation: engine.hooks.for(type).documentation,
         readOnly: engine.hooks.for(type).readOnlyApi === true,
-        operations: Object.entries(engine.hooks.for(type).operations ?? {}).map(([name, op]) => ({ name, documentation: op.documentation })),
+        operations: [
+          ...Object.entries(engine.hooks.for(type).operations ?? {}).map(([name, op]) => ({ name, documentation: op.documentation })),
+          ...spine.routes.filter((r) => r.operation && r.type === type).map((r) => ({ name: r.operation!, documentation: r.documentation })),
+        ],
       }), config.auth, [
         ...engine.hooks.systemOperationList().map(([name, op]) => ({ name, documentation: op.documentation })),
         ...spine.routes.filter((r) => r.operation && r.level === 'system').map((r) => ({ name: r.operation!, documentation: r.documentation })),

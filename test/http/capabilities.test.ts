@@ -29,6 +29,14 @@ describe('HTTP: /metadata and every R4 resource type', () => {
     expect(rest.interaction.map((i: any) => i.code)).to.deep.equal(['transaction', 'batch', 'history-system', 'search-system']);
   });
 
+  it('lists the operations of the route table, the Spine modules\' own routes included', async () => {
+    const rest = (await server.fhir('/metadata')).json.rest[0];
+    const names = (ops: any[] | undefined) => (ops ?? []).map((o: any) => o.name);
+    expect(names(rest.operation)).to.include.members(['reindex', 'process-message', 'setPermission']);
+    expect(names(rest.resource.find((r: any) => r.type === 'Composition').operation)).to.include('document');
+    expect(names(rest.resource.find((r: any) => r.type === 'Task').operation)).to.include('release');
+  });
+
   it('the CapabilityStatement is itself valid against the R4 schema (round-trips through a create)', async () => {
     const { json } = await server.fhir('/metadata');
     delete json.id;

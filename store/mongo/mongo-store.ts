@@ -5,7 +5,7 @@ import type { IncludeSpec, SearchPlan } from '../../search/plan.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteMethod, WriteOp } from '../port.js';
 import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
 import type { KeyValue } from '../cursor.js';
-import { ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type StoredEntry, type StoredIndex, toStoredIndex } from './render.js';
+import { and, ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type StoredEntry, type StoredIndex, toStoredIndex } from './render.js';
 
 /**
  * The MongoDB store (production persistence; SQLite is the embedded default).
@@ -160,11 +160,6 @@ function toVersion(d: Pick<ResourceDoc, 'type' | 'id' | 'version' | 'lastUpdated
   if (d.json !== null && d.json !== undefined) v.json = d.json;
   return v;
 }
-
-const and = (filters: (Filter<any> | undefined)[]): Filter<any> => {
-  const parts = filters.filter((f): f is Filter<any> => f !== undefined && Object.keys(f).length > 0);
-  return parts.length === 0 ? {} : parts.length === 1 ? parts[0] : { $and: parts };
-};
 
 interface SeekKey {
   /** The projected key field. */

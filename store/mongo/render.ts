@@ -123,8 +123,9 @@ export interface Resolver {
   referencesOf(type: string, param: string, filter: Filter<Document>, limit: number): Promise<{ entries: StoredEntry[]; sources: number }>;
 }
 
-const and = (filters: Filter<Document>[]): Filter<Document> => {
-  const parts = filters.filter((f) => Object.keys(f).length > 0);
+/** The conjunction of the filters given (undefined and empty ones left out; none: `{}`). */
+export const and = (filters: (Filter<any> | undefined)[]): Filter<any> => {
+  const parts = filters.filter((f): f is Filter<any> => f !== undefined && Object.keys(f).length > 0);
   if (parts.length === 0) return {};
   return parts.length === 1 ? parts[0] : { $and: parts };
 };

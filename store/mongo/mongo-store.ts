@@ -1,10 +1,10 @@
 import { MongoClient, type ClientSession, type Collection, type Db, type Document, type Filter, type MongoClientOptions } from 'mongodb';
-import { errors } from '../../fhir/errors.js';
 import type { IndexEntry } from '../../search/index-entries.js';
 import type { IncludeSpec, SearchPlan } from '../../search/plan.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteMethod, WriteOp } from '../port.js';
 import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
 import type { KeyValue } from '../cursor.js';
+import { checkNextVersion, versionConflict } from '../versions.js';
 import { and, ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type StoredEntry, type StoredIndex, toStoredIndex } from './render.js';
 
 /**
@@ -536,9 +536,8 @@ export class MongoStore implements Store {
   private async write(op: WriteOp, session: ClientSession): Promise<void> {
     const _id = `${op.resourceType}/${op.id}`;
     const current = (await this.resourcesCol.findOne({ _id }, { session, projection: { version: 1, seq: 1 } })) as Pick<ResourceDoc, 'version' | 'seq'> | null;
-    const expected = (current?.version ?? 0) + 1;
-    const conflict = () => errors.conflict(`Version conflict on ${_id}: expected to write version ${expected}, not ${op.versionId}`);
-    if (op.versionId !== expected) throw conflict();
+    checkNextVersion(op, current?.version);
+    const conflict = () => versionConflict(op, current?.version);
     const updatedMs = Date.parse(op.lastUpdated);
     const deleted = op.json === undefined;
     const counter = await this.countersCol.findOneAndUpdate({ _id: 'history' }, { $inc: { seq: 1 } }, { session, upsert: true, returnDocument: 'after' });

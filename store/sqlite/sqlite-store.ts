@@ -6,6 +6,7 @@ import { errors } from '../../fhir/errors.js';
 import type { IndexEntry } from '../../search/index-entries.js';
 import type { SearchPlan } from '../../search/plan.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteOp } from '../port.js';
+import { checkNextVersion } from '../versions.js';
 import { INDEX_TABLES, migrate } from './schema.js';
 import { SqliteSearch, type SqliteSearchOptions } from './search.js';
 import { toVersion, VERSION_COLUMNS, type VersionRow } from './versions.js';
@@ -130,10 +131,7 @@ class Writes {
 
   write(op: WriteOp): void {
     const current = this.currentVersion.get(op.resourceType, op.id) as { version: number; seq: number; deleted: number } | undefined;
-    const expected = (current?.version ?? 0) + 1;
-    if (op.versionId !== expected) {
-      throw errors.conflict(`Version conflict on ${op.resourceType}/${op.id}: expected to write version ${expected}, not ${op.versionId}`);
-    }
+    checkNextVersion(op, current?.version);
     const updatedMs = Date.parse(op.lastUpdated);
     const deleted = op.json === undefined;
     const seq = Number(

@@ -4,6 +4,7 @@ import type { IncludeSpec, SearchPlan } from '../../search/plan.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteMethod, WriteOp } from '../port.js';
 import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
 import type { KeyValue } from '../cursor.js';
+import { keysetBatches, reindexInBatches, STREAM_BATCH } from '../batches.js';
 import { checkNextVersion, versionConflict } from '../versions.js';
 import { and, ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type StoredEntry, type StoredIndex, toStoredIndex } from './render.js';
 
@@ -125,11 +126,6 @@ export interface MongoOpenOptions {
   clientOptions?: MongoClientOptions;
   maxResolved?: number;
 }
-
-/** Resources per reindex transaction. */
-const REINDEX_BATCH = 500;
-/** Resources per stream batch. */
-const STREAM_BATCH = 1000;
 
 /**
  * Throws unless the `hello` answer is from a server that can run multi-document transactions:
@@ -497,17 +493,14 @@ export class MongoStore implements Store {
   async *stream(resourceType: string, since?: number): AsyncIterable<ResourceVersion> {
     const prefix = `${resourceType}/`;
     const end = `${resourceType}0`; // '0' is the character after '/'
-    let after = prefix;
-    for (;;) {
-      const filter: Filter<any> = { _id: { $gt: after, $lt: end }, type: resourceType, deleted: false };
+    const batches = keysetBatches<Row & { _id: string }>(STREAM_BATCH, async (after, limit) => {
+      const filter: Filter<any> = { _id: { $gt: after?._id ?? prefix, $lt: end }, type: resourceType, deleted: false };
       if (since !== undefined) filter.updatedMs = { $gte: since };
-      const rows = (await this.resourcesCol
-        .find(filter, { projection: { _id: 1, ...VERSION_PROJECTION }, sort: { _id: 1 }, limit: STREAM_BATCH })
+      return (await this.resourcesCol
+        .find(filter, { projection: { _id: 1, ...VERSION_PROJECTION }, sort: { _id: 1 }, limit })
         .toArray()) as unknown as (Row & { _id: string })[];
-      for (const row of rows) yield toVersion(row);
-      if (rows.length < STREAM_BATCH) return;
-      after = rows[rows.length - 1]._id;
-    }
+    });
+    for await (const rows of batches) for (const row of rows) yield toVersion(row);
   }
 
   /** Runs several reads against one snapshot (a snapshot session). */
@@ -567,7 +560,7 @@ export class MongoStore implements Store {
     }
   }
 
-  /** Reindexes in batches of REINDEX_BATCH in (type, id) order, each batch its own transaction. */
+  /** Reindexes in batches (store/batches.ts) in (type, id) order, each batch its own transaction. */
   async reindex(
     resourceType: string | undefined,
     extract: (json: string) => IndexEntry[],
@@ -575,27 +568,18 @@ export class MongoStore implements Store {
   ): Promise<number> {
     const typeFilter: Filter<Document> = resourceType === undefined ? {} : { type: resourceType };
     const total = await this.resourcesCol.countDocuments(and([typeFilter, { deleted: false }]));
-    let done = 0;
-    let after: [string, string] | undefined;
-    for (;;) {
-      const n = await this.batch(async (session) => {
-        const position: Filter<Document> | undefined = after === undefined ? undefined
-          : resourceType !== undefined ? { id: { $gt: after[1] } }
-          : { $or: [{ type: { $gt: after[0] } }, { type: after[0], id: { $gt: after[1] } }] };
-        const rows = (await this.resourcesCol
-          .find(and([typeFilter, { deleted: false }, position]), { session, projection: { type: 1, id: 1, version: 1, json: 1 }, sort: { type: 1, id: 1 }, limit: REINDEX_BATCH })
-          .toArray()) as unknown as ResourceDoc[];
-        for (const row of rows) {
-          await this.resourcesCol.updateOne({ _id: row._id, version: row.version }, { $set: { ix: toStoredIndex(extract(row.json!)) } }, { session });
-        }
-        if (rows.length) after = [rows[rows.length - 1].type, rows[rows.length - 1].id];
-        return rows.length;
-      });
-      done += n;
-      if (n > 0) onProgress?.(done, Math.max(total, done));
-      if (n < REINDEX_BATCH) break;
-    }
-    return done;
+    return reindexInBatches<ResourceDoc>(total, onProgress, (after, limit) => this.batch(async (session) => {
+      const position: Filter<Document> | undefined = after === undefined ? undefined
+        : resourceType !== undefined ? { id: { $gt: after.id } }
+        : { $or: [{ type: { $gt: after.type } }, { type: after.type, id: { $gt: after.id } }] };
+      const rows = (await this.resourcesCol
+        .find(and([typeFilter, { deleted: false }, position]), { session, projection: { type: 1, id: 1, version: 1, json: 1 }, sort: { type: 1, id: 1 }, limit })
+        .toArray()) as unknown as ResourceDoc[];
+      for (const row of rows) {
+        await this.resourcesCol.updateOne({ _id: row._id, version: row.version }, { $set: { ix: toStoredIndex(extract(row.json!)) } }, { session });
+      }
+      return rows;
+    }));
   }
 
   /** Runs fn in one transaction (withTransaction: retried as a whole on a transient error). */

@@ -1,9 +1,10 @@
 import { MongoClient, type ClientSession, type Collection, type Db, type Document, type Filter, type MongoClientOptions } from 'mongodb';
 import type { IndexEntry } from '../../search/index-entries.js';
-import type { IncludeSpec, SearchPlan } from '../../search/plan.js';
+import type { SearchPlan } from '../../search/plan.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteMethod, WriteOp } from '../port.js';
 import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
 import type { KeyValue } from '../cursor.js';
+import { type IncludeQuery, INCLUDE_LIMITS, includesAsync } from '../includes.js';
 import { keysetBatches, reindexInBatches, STREAM_BATCH } from '../batches.js';
 import { checkNextVersion, versionConflict } from '../versions.js';
 import { and, ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type StoredEntry, type StoredIndex, toStoredIndex } from './render.js';
@@ -113,9 +114,9 @@ export interface MongoStoreOptions {
   onClose?: () => Promise<void>;
   /** Chain/_has inner matches at most (beyond: 400). Default 10,000. */
   maxResolved?: number;
-  /** Rounds of _include/_revinclude :iterate (default 10, as SQLite). */
+  /** Rounds of _include/_revinclude :iterate (default: store/includes.ts INCLUDE_LIMITS, as SQLite). */
   maxIncludeRounds?: number;
-  /** Included resources per page at most (default 10,000, as SQLite). */
+  /** Included resources per page at most (default: INCLUDE_LIMITS, as SQLite). */
   maxIncluded?: number;
 }
 
@@ -279,7 +280,9 @@ class Reads implements StoreReader, Resolver {
       if (cursor) result.previousCursor = rows.length ? boundary(rows[0], 'p') : reopened(cursor, 'p');
     }
     result.matches = rows.map(toVersion);
-    if (rows.length && (plan.include.length || plan.revinclude.length)) result.included = (await this.includes(plan, rows)).map(toVersion);
+    if (rows.length && (plan.include.length || plan.revinclude.length)) {
+      result.included = (await includesAsync<Row>(plan, rows, this.store, (q) => this.include(q))).map(toVersion);
+    }
     return result;
   }
 
@@ -333,81 +336,36 @@ class Reads implements StoreReader, Resolver {
     return { rows, more };
   }
 
-  // ---- _include / _revinclude (the same rounds, caps and order as store/sqlite) -------------
+  // ---- _include / _revinclude (the rounds: store/includes.ts) -------------------------------
 
-  private async includes(plan: SearchPlan, matches: Row[]): Promise<Row[]> {
-    const { maxIncludeRounds, maxIncluded } = this.store;
-    const seen = new Set(matches.map((r) => `${r.type}/${r.id}`));
-    const included: Row[] = [];
-    let frontier: { type: string; id: string }[] = matches;
-    for (let round = 0; round < maxIncludeRounds && frontier.length > 0 && included.length < maxIncluded; round++) {
-      const forward = round === 0 ? plan.include : plan.include.filter((s) => s.iterate);
-      const reverse = round === 0 ? plan.revinclude : plan.revinclude.filter((s) => s.iterate);
-      if (forward.length === 0 && reverse.length === 0) break;
-      const byType = groupByType(frontier);
-      const found: Row[] = [];
-      const add = (rows: Row[]) => {
-        for (const r of rows) {
-          const k = `${r.type}/${r.id}`;
-          if (seen.has(k) || included.length >= maxIncluded) continue;
-          seen.add(k);
-          included.push(r);
-          found.push(r);
-        }
-      };
-      for (const spec of forward) {
-        for (const [type, ids] of byType) {
-          if (spec.sourceType !== '*' && spec.sourceType !== type) continue;
-          add(await this.includeForward(spec, type, ids, maxIncluded - included.length + seen.size));
+  /** One query of an include round (see IncludeQuery). */
+  private async include(q: IncludeQuery): Promise<Row[]> {
+    let filter: Filter<Document>;
+    if (q.direction === 'forward') {
+      const sources = await this.store.resourcesCol
+        .find({ _id: { $in: q.ids.map((i) => `${q.type}/${i}`) } }, { ...this.opts, projection: { _id: 0, [`${IX}.reference`]: 1 } })
+        .toArray();
+      const targets: { type: string; id: string }[] = [];
+      for (const s of sources) {
+        for (const e of (s as { ix?: StoredIndex }).ix?.reference ?? []) {
+          if (q.param !== undefined && e.p !== q.param) continue;
+          if (typeof e.targetType !== 'string' || typeof e.targetId !== 'string') continue;
+          if (q.targetType !== undefined && e.targetType !== q.targetType) continue;
+          targets.push({ type: e.targetType, id: e.targetId });
         }
       }
-      for (const spec of reverse) {
-        for (const [type, ids] of byType) add(await this.includeReverse(spec, type, ids, maxIncluded - included.length + seen.size));
-      }
-      frontier = found;
+      if (targets.length === 0) return [];
+      filter = and([{ deleted: false }, { $or: pairsFilter(targets, 'type', 'id') }]);
+    } else {
+      const entry: Document = { targetType: q.type, targetId: { $in: q.ids } };
+      if (q.param !== undefined) entry.p = q.param;
+      filter = { deleted: false, [`${IX}.reference`]: { $elemMatch: entry } };
+      if (q.sourceType !== undefined) filter.type = q.sourceType;
     }
-    return included;
-  }
-
-  private async includeForward(spec: IncludeSpec, type: string, ids: string[], limit: number): Promise<Row[]> {
-    const sources = await this.store.resourcesCol
-      .find({ _id: { $in: ids.map((i) => `${type}/${i}`) } }, { ...this.opts, projection: { _id: 0, [`${IX}.reference`]: 1 } })
-      .toArray();
-    const targets: { type: string; id: string }[] = [];
-    for (const s of sources) {
-      for (const e of (s as { ix?: StoredIndex }).ix?.reference ?? []) {
-        if (spec.param !== undefined && e.p !== spec.param) continue;
-        if (typeof e.targetType !== 'string' || typeof e.targetId !== 'string') continue;
-        if (spec.targetType !== undefined && spec.targetType !== '*' && e.targetType !== spec.targetType) continue;
-        targets.push({ type: e.targetType, id: e.targetId });
-      }
-    }
-    if (targets.length === 0) return [];
-    const filter = and([{ deleted: false }, { $or: pairsFilter(targets, 'type', 'id') }]);
     return (await this.store.resourcesCol
-      .find(filter, { ...this.opts, projection: { _id: 0, ...VERSION_PROJECTION }, sort: { type: 1, id: 1 }, limit })
+      .find(filter, { ...this.opts, projection: { _id: 0, ...VERSION_PROJECTION }, sort: { type: 1, id: 1 }, limit: q.limit })
       .toArray()) as unknown as Row[];
   }
-
-  private async includeReverse(spec: IncludeSpec, type: string, ids: string[], limit: number): Promise<Row[]> {
-    const entry: Document = { targetType: type, targetId: { $in: ids } };
-    if (spec.param !== undefined) entry.p = spec.param;
-    const filter: Filter<Document> = { deleted: false, [`${IX}.reference`]: { $elemMatch: entry } };
-    if (spec.sourceType !== '*') filter.type = spec.sourceType;
-    return (await this.store.resourcesCol
-      .find(filter, { ...this.opts, projection: { _id: 0, ...VERSION_PROJECTION }, sort: { type: 1, id: 1 }, limit })
-      .toArray()) as unknown as Row[];
-  }
-}
-
-function groupByType(rows: { type: string; id: string }[]): Map<string, string[]> {
-  const m = new Map<string, string[]>();
-  for (const r of rows) {
-    const ids = m.get(r.type);
-    if (ids) ids.push(r.id);
-    else m.set(r.type, [r.id]);
-  }
-  return m;
 }
 
 const isDuplicateKey = (e: unknown) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 11000;
@@ -436,8 +394,8 @@ export class MongoStore implements Store {
     this.db = options.db;
     this.onClose = options.onClose;
     this.maxResolved = options.maxResolved ?? 10_000;
-    this.maxIncludeRounds = options.maxIncludeRounds ?? 10;
-    this.maxIncluded = options.maxIncluded ?? 10_000;
+    this.maxIncludeRounds = options.maxIncludeRounds ?? INCLUDE_LIMITS.maxIncludeRounds;
+    this.maxIncluded = options.maxIncluded ?? INCLUDE_LIMITS.maxIncluded;
     this.plain = new Reads(this, undefined);
   }
 

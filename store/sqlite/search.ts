@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { IncludeSpec, SearchPlan, SortKey } from '../../search/plan.js';
+import type { SearchPlan, SortKey } from '../../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../port.js';
 import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
+import { type IncludeLimits, type IncludeQuery, INCLUDE_LIMITS, includesSync } from '../includes.js';
 import { ConditionRenderer, entryColumn, entryTable, type Fragment, inList, type SqlValue } from './search-sql.js';
 import { toVersion, VERSION_COLUMNS, type VersionRow } from './versions.js';
 
@@ -43,10 +44,17 @@ export interface SqliteSearchOptions {
 
 /** A page row: type, id, history seq of the current version, and the sort-key values. */
 interface Row {
-  t: string;
-  i: string;
-  s: number;
+  type: string;
+  id: string;
+  seq: number;
   k: SqlValue[];
+}
+
+/** An included row: type, id, history seq of the current version. */
+interface IncludedRow {
+  type: string;
+  id: string;
+  seq: number;
 }
 
 interface Page {
@@ -73,16 +81,17 @@ export class SqliteSearch {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly streamThreshold: number;
   private readonly streamMinDensity: number;
-  private readonly maxIncludeRounds: number;
-  private readonly maxIncluded: number;
+  private readonly includeLimits: IncludeLimits;
   private readonly trace: SqliteSearchOptions['trace'];
   private readonly inReadTransaction: (plan: SearchPlan) => SearchResult;
 
   constructor(private readonly db: Database.Database, options: SqliteSearchOptions = {}) {
     this.streamThreshold = options.streamThreshold ?? 2000;
     this.streamMinDensity = options.streamMinDensity ?? 0.02;
-    this.maxIncludeRounds = options.maxIncludeRounds ?? 10;
-    this.maxIncluded = options.maxIncluded ?? 10_000;
+    this.includeLimits = {
+      maxIncludeRounds: options.maxIncludeRounds ?? INCLUDE_LIMITS.maxIncludeRounds,
+      maxIncluded: options.maxIncluded ?? INCLUDE_LIMITS.maxIncluded,
+    };
     this.trace = options.trace;
     // One read transaction (a savepoint inside the writer's open transaction): the total, the page
     // and the includes all come from the same snapshot.
@@ -123,7 +132,7 @@ export class SqliteSearch {
     const result: SearchResult = withTotal({ matches: [], included: [] }, total);
     const rows = page.rows;
     const boundary = (row: Row, direction: 'n' | 'p'): string =>
-      encodeCursor(shape, { direction, keys: row.k, type: row.t, id: row.i, inclusive: false });
+      encodeCursor(shape, { direction, keys: row.k, type: row.type, id: row.id, inclusive: false });
     const reopened = (c: Cursor, direction: 'n' | 'p'): string => encodeCursor(shape, { ...c, direction, inclusive: true });
     if (cursor?.direction === 'p') {
       if (page.more) result.previousCursor = boundary(rows[0], 'p');
@@ -133,9 +142,10 @@ export class SqliteSearch {
       if (cursor) result.previousCursor = rows.length ? boundary(rows[0], 'p') : reopened(cursor, 'p');
     }
 
-    result.matches = this.versions(rows.map((r) => r.s));
+    result.matches = this.versions(rows.map((r) => r.seq));
     if (rows.length && (plan.include.length || plan.revinclude.length)) {
-      result.included = this.versions(this.includes(plan, rows));
+      const included = includesSync<IncludedRow>(plan, rows, this.includeLimits, (q) => this.include(q));
+      result.included = this.versions(included.map((r) => r.seq));
     }
     return result;
   }
@@ -217,7 +227,7 @@ export class SqliteSearch {
     args = [...selectArgs, ...base.args, ...(seek?.args ?? []), count + 1];
 
     const raw = this.all<Record<string, SqlValue>>(sql, args);
-    const rows = raw.map((r) => ({ t: r.t as string, i: r.i as string, s: r.s as number, k: plan.sort.map((_, j) => r[`k${j}`]) }));
+    const rows: Row[] = raw.map((r) => ({ type: r.t as string, id: r.i as string, seq: r.s as number, k: plan.sort.map((_, j) => r[`k${j}`]) }));
     const more = rows.length > count;
     rows.length = Math.min(rows.length, count);
     if (backward) rows.reverse();
@@ -246,7 +256,7 @@ export class SqliteSearch {
     const run = (sql: string, args: SqlValue[]) => {
       if (out.length >= need) return;
       const rows = this.all<{ t: string; i: string; s: number; k0: SqlValue }>(sql, [...args, need - out.length]);
-      for (const r of rows) out.push({ t: r.t, i: r.i, s: r.s, k: [r.k0] });
+      for (const r of rows) out.push({ type: r.t, id: r.i, seq: r.s, k: [r.k0] });
     };
     // Each resource once: the entry that carries its key (MIN or MAX; lowest rowid among equals).
     const pick = `e.rowid = (SELECT x.rowid FROM ${table} x INDEXED BY ${table}_entries WHERE x.type = e.type AND x.id = e.id AND x.param = e.param ` +
@@ -287,72 +297,28 @@ export class SqliteSearch {
     return { rows: out, more };
   }
 
-  // ---- _include / _revinclude ----------------------------------------------------------------
+  // ---- _include / _revinclude (the rounds: store/includes.ts) ---------------------------------
 
   /**
-   * The history seqs of what the specs bring in for the page: round 0 applies every spec to the
-   * matches, later rounds apply the :iterate specs to what the previous round brought in, until a
-   * round adds nothing, or maxIncludeRounds rounds, or maxIncluded resources.
+   * One query of an include round (see IncludeQuery). Forward: from the ids' own reference entries
+   * to the current targets; reverse: from the entries that point at the ids (idx_reference_rev) to
+   * their current sources. CROSS JOIN fixes the order: from the ids, to the entries, to the rows.
    */
-  private includes(plan: SearchPlan, matches: Row[]): number[] {
-    const seen = new Set(matches.map((r) => `${r.t}/${r.i}`));
-    const included: number[] = [];
-    let frontier: { t: string; i: string }[] = matches;
-    for (let round = 0; round < this.maxIncludeRounds && frontier.length > 0 && included.length < this.maxIncluded; round++) {
-      const forward = round === 0 ? plan.include : plan.include.filter((s) => s.iterate);
-      const reverse = round === 0 ? plan.revinclude : plan.revinclude.filter((s) => s.iterate);
-      if (forward.length === 0 && reverse.length === 0) break;
-      const byType = groupByType(frontier);
-      const found: { t: string; i: string }[] = [];
-      const add = (rows: { t: string; i: string; s: number }[]) => {
-        for (const r of rows) {
-          const k = `${r.t}/${r.i}`;
-          if (seen.has(k) || included.length >= this.maxIncluded) continue;
-          seen.add(k);
-          included.push(r.s);
-          found.push(r);
-        }
-      };
-      for (const spec of forward) {
-        for (const [type, ids] of byType) {
-          if (spec.sourceType !== '*' && spec.sourceType !== type) continue;
-          add(this.includeForward(spec, type, ids, this.maxIncluded - included.length + seen.size));
-        }
-      }
-      for (const spec of reverse) {
-        for (const [type, ids] of byType) add(this.includeReverse(spec, type, ids, this.maxIncluded - included.length + seen.size));
-      }
-      frontier = found;
-    }
-    return included;
-  }
-
-  /** Current targets of the reference entries of `type` resources `ids`. */
-  private includeForward(spec: IncludeSpec, type: string, ids: string[], limit: number): { t: string; i: string; s: number }[] {
+  private include(q: IncludeQuery): IncludedRow[] {
+    const forward = q.direction === 'forward';
+    const [index, idCol, typeCol, toType, toId] = forward
+      ? ['idx_reference_entries', 'e.id', 'e.type', 'e.target_type', 'e.target_id']
+      : ['idx_reference_rev', 'e.target_id', 'e.target_type', 'e.type', 'e.id'];
+    const otherType = forward ? q.targetType : q.sourceType;
     const filters: string[] = [];
-    const args: SqlValue[] = [JSON.stringify(ids), type];
-    if (spec.param !== undefined) { filters.push(' AND e.param = ?'); args.push(spec.param); }
-    if (spec.targetType !== undefined && spec.targetType !== '*') { filters.push(' AND e.target_type = ?'); args.push(spec.targetType); }
-    // CROSS JOIN fixes the order: from the page's ids, to their entries, to the targets.
-    return this.all<{ t: string; i: string; s: number }>(
-      'SELECT DISTINCT t.type AS t, t.id AS i, t.seq AS s FROM json_each(?) j CROSS JOIN idx_reference e INDEXED BY idx_reference_entries CROSS JOIN resources t ' +
-        `WHERE e.id = j.value AND e.type = ?${filters.join('')} AND t.type = e.target_type AND t.id = e.target_id AND t.deleted = 0 ` +
-        'ORDER BY t.type, t.id LIMIT ?',
-      [...args, limit],
-    );
-  }
-
-  /** Current resources of spec.sourceType whose reference entries point at `type` resources `ids`. */
-  private includeReverse(spec: IncludeSpec, type: string, ids: string[], limit: number): { t: string; i: string; s: number }[] {
-    const filters: string[] = [];
-    const args: SqlValue[] = [JSON.stringify(ids), type];
-    if (spec.sourceType !== '*') { filters.push(' AND e.type = ?'); args.push(spec.sourceType); }
-    if (spec.param !== undefined) { filters.push(' AND e.param = ?'); args.push(spec.param); }
-    return this.all<{ t: string; i: string; s: number }>(
-      'SELECT DISTINCT s.type AS t, s.id AS i, s.seq AS s FROM json_each(?) j CROSS JOIN idx_reference e INDEXED BY idx_reference_rev CROSS JOIN resources s ' +
-        `WHERE e.target_id = j.value AND e.target_type = ?${filters.join('')} AND s.type = e.type AND s.id = e.id AND s.deleted = 0 ` +
-        'ORDER BY s.type, s.id LIMIT ?',
-      [...args, limit],
+    const args: SqlValue[] = [JSON.stringify(q.ids), q.type];
+    if (q.param !== undefined) { filters.push(' AND e.param = ?'); args.push(q.param); }
+    if (otherType !== undefined) { filters.push(` AND ${toType} = ?`); args.push(otherType); }
+    return this.all<IncludedRow>(
+      `SELECT DISTINCT r.type AS type, r.id AS id, r.seq AS seq FROM json_each(?) j CROSS JOIN idx_reference e INDEXED BY ${index} CROSS JOIN resources r ` +
+        `WHERE ${idCol} = j.value AND ${typeCol} = ?${filters.join('')} AND r.type = ${toType} AND r.id = ${toId} AND r.deleted = 0 ` +
+        'ORDER BY r.type, r.id LIMIT ?',
+      [...args, q.limit],
     );
   }
 
@@ -405,16 +371,6 @@ export class SqliteSearch {
 function withTotal(result: SearchResult, total: number | undefined): SearchResult {
   if (total !== undefined) result.total = total;
   return result;
-}
-
-function groupByType(rows: { t: string; i: string }[]): Map<string, string[]> {
-  const m = new Map<string, string[]>();
-  for (const r of rows) {
-    const ids = m.get(r.t);
-    if (ids) ids.push(r.i);
-    else m.set(r.t, [r.i]);
-  }
-  return m;
 }
 
 /**

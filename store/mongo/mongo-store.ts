@@ -2,10 +2,10 @@ import { MongoClient, type ClientSession, type Collection, type Db, type Documen
 import type { IndexEntry } from '../../search/index-entries.js';
 import type { SearchPlan } from '../../search/plan.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteMethod, WriteOp } from '../port.js';
-import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
+import { keysetBatches, reindexInBatches, STREAM_BATCH } from '../batches.js';
 import type { KeyValue } from '../cursor.js';
 import { type IncludeQuery, INCLUDE_LIMITS, includesAsync } from '../includes.js';
-import { keysetBatches, reindexInBatches, STREAM_BATCH } from '../batches.js';
+import { boundaryValues, historyPage, type SearchStart, seekDisjuncts, type SeekTerms, setPageCursors, startSearch, trimPage } from '../page.js';
 import { checkNextVersion, versionConflict } from '../versions.js';
 import { and, ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type StoredEntry, type StoredIndex, toStoredIndex } from './render.js';
 
@@ -53,7 +53,8 @@ import { and, ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, 
  * null without an entry) -> `$match` (keyset seek past the cursor) -> `$sort` -> `$limit count+1`,
  * in the exact order of store/sqlite/search.ts: keys in order, resources without an entry last in
  * both directions, ties by type (several types) and id. Cursors come from store/cursor.ts (same encoding,
- * same query-shape hash), so both stores issue identical cursors for identical pages. The total,
+ * same query-shape hash) and the page's links from store/page.ts, so both stores issue identical
+ * cursors for identical pages; the include rounds are store/includes.ts'. The total,
  * the page and the includes of a search outside a transaction come from one snapshot session.
  */
 
@@ -171,30 +172,25 @@ type Row = Pick<ResourceDoc, 'type' | 'id' | 'version' | 'lastUpdated' | 'delete
 
 /**
  * Rows strictly after (`after`) or before the boundary `values` in the order of `keys`, nulls last,
- * the boundary itself too when inclusive: the MongoDB form of store/sqlite/search.ts seekPredicate.
+ * the boundary itself too when inclusive: store/page.ts seekDisjuncts rendered as a filter.
  */
 export function seekFilter(keys: SeekKey[], values: KeyValue[], after: boolean, inclusive: boolean): Filter<Document> {
-  const disjuncts: Filter<Document>[] = [];
-  const equal: Filter<Document>[] = [];
-  keys.forEach((k, j) => {
-    const v = values[j];
-    let beyond: Filter<Document> | undefined;
-    if (after) {
-      if (v !== null) {
-        const past = { [k.field]: { [k.desc ? '$lt' : '$gt']: v } };
-        beyond = k.nullFlag ? { $or: [past, { [k.nullFlag]: 1 }] } : past;
-      }
-    } else if (v === null) {
-      beyond = { [k.nullFlag ?? k.field]: k.nullFlag ? 0 : { $ne: null } };
-    } else {
-      beyond = { [k.field]: { [k.desc ? '$gt' : '$lt']: v } };
-    }
-    if (beyond) disjuncts.push(and([...equal, beyond]));
-    equal.push(v === null ? { [k.nullFlag ?? k.field]: k.nullFlag ? 1 : null } : { [k.field]: { $eq: v } });
-  });
-  if (inclusive) disjuncts.push(and(equal));
+  const disjuncts = seekDisjuncts(keys, values, after, inclusive, MONGO_SEEK).map((d) => and(d));
   return disjuncts.length === 0 ? MATCH_NOTHING : disjuncts.length === 1 ? disjuncts[0] : { $or: disjuncts };
 }
+
+/** The seek's comparisons as filters over the projected key fields (a null flag of 1: no value). */
+const MONGO_SEEK: SeekTerms<SeekKey, Filter<Document>> = {
+  beyond: (k, v, after) => {
+    if (after) {
+      const past = { [k.field]: { [k.desc ? '$lt' : '$gt']: v } };
+      return k.nullFlag ? { $or: [past, { [k.nullFlag]: 1 }] } : past;
+    }
+    if (v === null) return { [k.nullFlag ?? k.field]: k.nullFlag ? 0 : { $ne: null } };
+    return { [k.field]: { [k.desc ? '$gt' : '$lt']: v } };
+  },
+  equal: (k, v) => (v === null ? { [k.nullFlag ?? k.field]: k.nullFlag ? 1 : null } : { [k.field]: { $eq: v } }),
+};
 
 /** Reads, optionally within a session (a transaction's, or a snapshot). */
 class Reads implements StoreReader, Resolver {
@@ -228,9 +224,7 @@ class Reads implements StoreReader, Resolver {
       pageFilter = Number.isFinite(seq) ? and([filter, { _id: { $lt: seq } }]) : MATCH_NOTHING;
     }
     const rows = (await this.store.historyCol.find(pageFilter, { ...this.opts, sort: { _id: -1 }, limit: q.count + 1 }).toArray()) as unknown as HistoryDoc[];
-    const page: HistoryPage = { versions: rows.slice(0, q.count).map(toVersion), total };
-    if (rows.length > q.count && q.count > 0) page.nextCursor = String(rows[q.count - 1]._id);
-    return page;
+    return historyPage(rows, q.count, total, toVersion, (r) => r._id);
   }
 
   // ---- Resolver (chains, _has) -------------------------------------------------------------
@@ -256,29 +250,18 @@ class Reads implements StoreReader, Resolver {
   // ---- search ------------------------------------------------------------------------------
 
   async search(plan: SearchPlan): Promise<SearchResult> {
-    if (!Number.isInteger(plan.count) || plan.count < 0) throw new Error(`Search plan: count ${plan.count} is not a non-negative integer`);
-    const shape = queryShape(plan);
-    const cursor = plan.cursor === undefined ? undefined : decodeCursor(plan, shape, plan.cursor);
-    const types = [...new Set(plan.resourceTypes)];
+    const start = startSearch(plan);
+    const { types } = start;
     const renderer = new ConditionRenderer(this, this.store.maxResolved);
     const where = plan.where === undefined ? undefined : await renderer.render(plan.where, types);
     const base = and([{ type: { $in: types }, deleted: false }, where]);
 
     const result: SearchResult = { matches: [], included: [] };
-    if (plan.total !== 'none' || plan.count === 0) result.total = await this.store.resourcesCol.countDocuments(base, this.opts);
-    if (plan.count === 0 || types.length === 0) return result;
+    if (start.countTotal) result.total = await this.store.resourcesCol.countDocuments(base, this.opts);
+    if (start.noPage) return result;
 
-    const { rows, more } = await this.page(plan, types, base, cursor);
-    const boundary = (row: Row, direction: 'n' | 'p'): string =>
-      encodeCursor(shape, { direction, keys: plan.sort.map((_, j) => (row[`k${j}`] ?? null) as KeyValue), type: row.type, id: row.id, inclusive: false });
-    const reopened = (c: Cursor, direction: 'n' | 'p'): string => encodeCursor(shape, { ...c, direction, inclusive: true });
-    if (cursor?.direction === 'p') {
-      if (more) result.previousCursor = boundary(rows[0], 'p');
-      result.nextCursor = rows.length ? boundary(rows[rows.length - 1], 'n') : reopened(cursor, 'n');
-    } else {
-      if (more) result.nextCursor = boundary(rows[rows.length - 1], 'n');
-      if (cursor) result.previousCursor = rows.length ? boundary(rows[0], 'p') : reopened(cursor, 'p');
-    }
+    const { rows, more } = await this.page(plan, start, base);
+    setPageCursors(result, start, rows, more, (row) => plan.sort.map((_, j) => (row[`k${j}`] ?? null) as KeyValue));
     result.matches = rows.map(toVersion);
     if (rows.length && (plan.include.length || plan.revinclude.length)) {
       result.included = (await includesAsync<Row>(plan, rows, this.store, (q) => this.include(q))).map(toVersion);
@@ -287,8 +270,8 @@ class Reads implements StoreReader, Resolver {
   }
 
   /** One aggregation: match, project keys, seek, sort, limit count + 1 (see the class comment). */
-  private async page(plan: SearchPlan, types: string[], base: Filter<Document>, cursor: Cursor | undefined): Promise<{ rows: Row[]; more: boolean }> {
-    const backward = cursor?.direction === 'p';
+  private async page(plan: SearchPlan, start: SearchStart, base: Filter<Document>): Promise<{ rows: Row[]; more: boolean }> {
+    const { cursor, backward, types } = start;
     const project: Document = { _id: 0, ...VERSION_PROJECTION };
     const flags: Document = {};
     const keys: SeekKey[] = [];
@@ -326,14 +309,11 @@ class Reads implements StoreReader, Resolver {
     const pipeline: Document[] = [{ $match: base }, { $project: project }];
     if (Object.keys(flags).length) pipeline.push({ $addFields: flags });
     if (cursor) {
-      pipeline.push({ $match: seekFilter(keys, [...cursor.keys, ...(single ? [] : [cursor.type]), cursor.id], !backward, cursor.inclusive) });
+      pipeline.push({ $match: seekFilter(keys, boundaryValues(cursor, !single), !backward, cursor.inclusive) });
     }
     pipeline.push({ $sort: sort }, { $limit: plan.count + 1 });
     const rows = (await this.store.resourcesCol.aggregate(pipeline, this.opts).toArray()) as unknown as Row[];
-    const more = rows.length > plan.count;
-    rows.length = Math.min(rows.length, plan.count);
-    if (backward) rows.reverse();
-    return { rows, more };
+    return trimPage(rows, plan.count, backward);
   }
 
   // ---- _include / _revinclude (the rounds: store/includes.ts) -------------------------------

@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { SearchPlan, SortKey } from '../../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../port.js';
-import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
+import type { Cursor } from '../cursor.js';
 import { type IncludeLimits, type IncludeQuery, INCLUDE_LIMITS, includesSync } from '../includes.js';
+import { boundaryValues, type SearchStart, seekDisjuncts, type SeekTerms, setPageCursors, startSearch, trimPage } from '../page.js';
 import { ConditionRenderer, entryColumn, entryTable, type Fragment, inList, type SqlValue } from './search-sql.js';
 import { toVersion, VERSION_COLUMNS, type VersionRow } from './versions.js';
 
@@ -13,9 +14,10 @@ import { toVersion, VERSION_COLUMNS, type VersionRow } from './versions.js';
  * column over the resource's entries for the param (MAX when descending); resources with no such
  * entry come last in both directions (NULLS LAST).
  *
- * Paging is keyset: a cursor holds the boundary row's key values, type and id (see cursor.ts) and
- * the next page is "rows after the boundary" in that order, so writes between pages never make a
- * page repeat or skip a resource that was there all along.
+ * Paging is keyset: a cursor holds the boundary row's key values, type and id (see cursor.ts; the
+ * page's links and the seek's structure are store/page.ts') and the next page is "rows after the
+ * boundary" in that order, so writes between pages never make a page repeat or skip a resource
+ * that was there all along.
  *
  * Two ways to produce a page:
  * - general: compute every match's keys, order, seek past the cursor, LIMIT count + 1. Cost grows
@@ -103,10 +105,8 @@ export class SqliteSearch {
   }
 
   private run(plan: SearchPlan): SearchResult {
-    if (!Number.isInteger(plan.count) || plan.count < 0) throw new Error(`Search plan: count ${plan.count} is not a non-negative integer`);
-    const shape = queryShape(plan);
-    const cursor = plan.cursor === undefined ? undefined : decodeCursor(plan, shape, plan.cursor);
-    const types = [...new Set(plan.resourceTypes)];
+    const start = startSearch(plan);
+    const { cursor, types } = start;
     const renderer = new ConditionRenderer();
     const where = plan.where === undefined ? undefined : renderer.predicate(plan.where, 'r', types);
 
@@ -117,30 +117,21 @@ export class SqliteSearch {
     };
 
     let total: number | undefined;
-    if (plan.total !== 'none' || plan.count === 0) {
+    if (start.countTotal) {
       total = where === undefined
         ? this.get<{ n: number }>(`SELECT coalesce(sum(c.live), 0) AS n FROM resource_counts c WHERE ${inList('c.type', types).sql}`, types).n
         : this.get<{ n: number }>(`SELECT count(*) AS n FROM resources r WHERE ${base.sql}`, base.args).n;
     }
-    if (plan.count === 0 || types.length === 0) return withTotal({ matches: [], included: [] }, total);
+    if (start.noPage) return withTotal({ matches: [], included: [] }, total);
 
     const page = this.streamable(plan, types, base, total, renderer)
       ? this.streamedPage(plan.sort[0] as Extract<SortKey, { by: 'entry' }>, types[0],
         plan.where === undefined ? undefined : renderer.probe(plan.where, 'r', types), cursor, plan.count)
-      : this.generalPage(plan, types, base, cursor, plan.count, renderer);
+      : this.generalPage(plan, start, base, renderer);
 
     const result: SearchResult = withTotal({ matches: [], included: [] }, total);
     const rows = page.rows;
-    const boundary = (row: Row, direction: 'n' | 'p'): string =>
-      encodeCursor(shape, { direction, keys: row.k, type: row.type, id: row.id, inclusive: false });
-    const reopened = (c: Cursor, direction: 'n' | 'p'): string => encodeCursor(shape, { ...c, direction, inclusive: true });
-    if (cursor?.direction === 'p') {
-      if (page.more) result.previousCursor = boundary(rows[0], 'p');
-      result.nextCursor = rows.length ? boundary(rows[rows.length - 1], 'n') : reopened(cursor, 'n');
-    } else {
-      if (page.more) result.nextCursor = boundary(rows[rows.length - 1], 'n');
-      if (cursor) result.previousCursor = rows.length ? boundary(rows[0], 'p') : reopened(cursor, 'p');
-    }
+    setPageCursors(result, start, rows, page.more, keysOf);
 
     result.matches = this.versions(rows.map((r) => r.seq));
     if (rows.length && (plan.include.length || plan.revinclude.length)) {
@@ -175,9 +166,9 @@ export class SqliteSearch {
   }
 
   /** Every match's keys, ordered, seeked past the cursor; count + 1 rows. */
-  private generalPage(plan: SearchPlan, types: string[], base: Fragment, cursor: Cursor | undefined, count: number, renderer: ConditionRenderer): Page {
-    const single = types.length === 1;
-    const backward = cursor?.direction === 'p';
+  private generalPage(plan: SearchPlan, start: SearchStart, base: Fragment, renderer: ConditionRenderer): Page {
+    const { cursor, backward } = start;
+    const single = start.types.length === 1;
     const materialize = plan.sort.some((k) => k.by === 'entry');
     const history = plan.sort.some((k) => k.by === 'lastUpdated');
 
@@ -208,7 +199,7 @@ export class SqliteSearch {
     if (!single) seekKeys.push({ expr: materialize ? 't' : 'r.type', desc: false, nullable: false });
     seekKeys.push({ expr: materialize ? 'i' : 'r.id', desc: false, nullable: false });
 
-    const seek = cursor ? seekPredicate(seekKeys, [...cursor.keys, ...(single ? [] : [cursor.type]), cursor.id], !backward, cursor.inclusive) : undefined;
+    const seek = cursor ? seekPredicate(seekKeys, boundaryValues(cursor, !single), !backward, cursor.inclusive) : undefined;
     const order = seekKeys.map((k) => {
       const desc = k.desc !== backward;
       return `${k.expr} ${desc ? 'DESC' : 'ASC'}${k.nullable ? (backward ? ' NULLS FIRST' : ' NULLS LAST') : ''}`;
@@ -224,14 +215,11 @@ export class SqliteSearch {
     } else {
       sql = `SELECT ${select.join(', ')} ${from}${seek ? ` AND (${seek.sql})` : ''} ORDER BY ${order} LIMIT ?`;
     }
-    args = [...selectArgs, ...base.args, ...(seek?.args ?? []), count + 1];
+    args = [...selectArgs, ...base.args, ...(seek?.args ?? []), plan.count + 1];
 
     const raw = this.all<Record<string, SqlValue>>(sql, args);
     const rows: Row[] = raw.map((r) => ({ type: r.t as string, id: r.i as string, seq: r.s as number, k: plan.sort.map((_, j) => r[`k${j}`]) }));
-    const more = rows.length > count;
-    rows.length = Math.min(rows.length, count);
-    if (backward) rows.reverse();
-    return { rows, more };
+    return trimPage(rows, plan.count, backward);
   }
 
   /**
@@ -291,10 +279,7 @@ export class SqliteSearch {
       if (!backward) nulls('', []);
     }
 
-    const more = out.length > count;
-    out.length = Math.min(out.length, count);
-    if (backward) out.reverse();
-    return { rows: out, more };
+    return trimPage(out, count, backward);
   }
 
   // ---- _include / _revinclude (the rounds: store/includes.ts) ---------------------------------
@@ -373,6 +358,8 @@ function withTotal(result: SearchResult, total: number | undefined): SearchResul
   return result;
 }
 
+const keysOf = (row: Row): SqlValue[] => row.k;
+
 /**
  * Rows strictly after (or, `after` false, before) the boundary `values` in the order of `keys`,
  * nulls last; the boundary row itself too when inclusive. Lexicographic: some key is beyond its
@@ -385,29 +372,19 @@ export function seekPredicate(keys: SeekKey[], values: SqlValue[], after: boolea
     if (keys.length === 1) return { sql: `${keys[0].expr} ${op} ?`, args: [values[0]] };
     return { sql: `(${keys.map((k) => k.expr).join(', ')}) ${op} (${keys.map(() => '?').join(', ')})`, args: [...values] };
   }
-  const disjuncts: string[] = [];
-  const args: SqlValue[] = [];
-  const equal: { sql: string; args: SqlValue[] }[] = [];
-  keys.forEach((k, j) => {
-    const v = values[j];
-    let beyond: { sql: string; args: SqlValue[] } | undefined;
-    if (after) {
-      // Nothing sorts after a null (nulls last); after a value come larger (smaller) values and nulls.
-      if (v !== null) beyond = { sql: `(${k.expr} ${k.desc ? '<' : '>'} ?${k.nullable ? ` OR ${k.expr} IS NULL` : ''})`, args: [v] };
-    } else {
-      beyond = v === null ? { sql: `${k.expr} IS NOT NULL`, args: [] } : { sql: `${k.expr} ${k.desc ? '>' : '<'} ?`, args: [v] };
-    }
-    if (beyond) {
-      disjuncts.push([...equal.map((e) => e.sql), beyond.sql].join(' AND '));
-      for (const e of equal) args.push(...e.args);
-      args.push(...beyond.args);
-    }
-    equal.push(v === null ? { sql: `${k.expr} IS NULL`, args: [] } : { sql: `${k.expr} = ?`, args: [v] });
-  });
-  if (inclusive) {
-    disjuncts.push(equal.map((e) => e.sql).join(' AND '));
-    for (const e of equal) args.push(...e.args);
-  }
+  const disjuncts = seekDisjuncts(keys, values, after, inclusive, SQL_SEEK);
   if (disjuncts.length === 0) return { sql: '0', args: [] };
-  return { sql: disjuncts.map((d) => `(${d})`).join(' OR '), args };
+  return {
+    sql: disjuncts.map((d) => `(${d.map((f) => f.sql).join(' AND ')})`).join(' OR '),
+    args: disjuncts.flatMap((d) => d.flatMap((f) => f.args)),
+  };
 }
+
+/** The seek's comparisons in SQL (nulls last: after a value come larger (smaller) values and nulls). */
+const SQL_SEEK: SeekTerms<SeekKey, Fragment> = {
+  beyond: (k, v, after) => {
+    if (after) return { sql: `(${k.expr} ${k.desc ? '<' : '>'} ?${k.nullable ? ` OR ${k.expr} IS NULL` : ''})`, args: [v] };
+    return v === null ? { sql: `${k.expr} IS NOT NULL`, args: [] } : { sql: `${k.expr} ${k.desc ? '>' : '<'} ?`, args: [v] };
+  },
+  equal: (k, v) => (v === null ? { sql: `${k.expr} IS NULL`, args: [] } : { sql: `${k.expr} = ?`, args: [v] }),
+};

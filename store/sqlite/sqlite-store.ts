@@ -7,6 +7,7 @@ import type { IndexEntry } from '../../search/index-entries.js';
 import type { SearchPlan } from '../../search/plan.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteOp } from '../port.js';
 import { keysetBatches, reindexInBatches, STREAM_BATCH } from '../batches.js';
+import { historyPage } from '../page.js';
 import { checkNextVersion } from '../versions.js';
 import { INDEX_TABLES, migrate } from './schema.js';
 import { SqliteSearch, type SqliteSearchOptions } from './search.js';
@@ -73,9 +74,7 @@ class Reads implements StoreReader {
     const rows = this.db
       .prepare(`SELECT ${VERSION_COLUMNS} FROM history h ${pageWhere} ORDER BY ${instance ? 'h.version' : 'h.seq'} DESC LIMIT ?`)
       .all(...pageArgs, q.count + 1) as VersionRow[];
-    const page: HistoryPage = { versions: rows.slice(0, q.count).map(toVersion), total };
-    if (rows.length > q.count && q.count > 0) page.nextCursor = String(rows[q.count - 1].seq);
-    return page;
+    return historyPage(rows, q.count, total, toVersion, (r) => r.seq);
   }
 
   async search(plan: SearchPlan): Promise<SearchResult> {

@@ -1,11 +1,13 @@
 import { MongoClient, type ClientSession, type Collection, type Db, type Document, type Filter, type MongoClientOptions } from 'mongodb';
-import { errors } from '../../fhir/errors.js';
 import type { IndexEntry } from '../../search/index-entries.js';
-import type { IncludeSpec, SearchPlan } from '../../search/plan.js';
+import type { SearchPlan } from '../../search/plan.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteMethod, WriteOp } from '../port.js';
-import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
+import { keysetBatches, reindexInBatches, STREAM_BATCH } from '../batches.js';
 import type { KeyValue } from '../cursor.js';
-import { ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type StoredEntry, type StoredIndex, toStoredIndex } from './render.js';
+import { type IncludeQuery, INCLUDE_LIMITS, includesAsync } from '../includes.js';
+import { boundaryValues, historyPage, type SearchStart, seekDisjuncts, type SeekTerms, setPageCursors, startSearch, trimPage } from '../page.js';
+import { checkNextVersion, versionConflict } from '../versions.js';
+import { and, ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type StoredEntry, type StoredIndex, toStoredIndex } from './render.js';
 
 /**
  * The MongoDB store (production persistence; SQLite is the embedded default).
@@ -51,7 +53,8 @@ import { ConditionRenderer, IX, MATCH_NOTHING, pairsFilter, type Resolver, type 
  * null without an entry) -> `$match` (keyset seek past the cursor) -> `$sort` -> `$limit count+1`,
  * in the exact order of store/sqlite/search.ts: keys in order, resources without an entry last in
  * both directions, ties by type (several types) and id. Cursors come from store/cursor.ts (same encoding,
- * same query-shape hash), so both stores issue identical cursors for identical pages. The total,
+ * same query-shape hash) and the page's links from store/page.ts, so both stores issue identical
+ * cursors for identical pages; the include rounds are store/includes.ts'. The total,
  * the page and the includes of a search outside a transaction come from one snapshot session.
  */
 
@@ -112,9 +115,9 @@ export interface MongoStoreOptions {
   onClose?: () => Promise<void>;
   /** Chain/_has inner matches at most (beyond: 400). Default 10,000. */
   maxResolved?: number;
-  /** Rounds of _include/_revinclude :iterate (default 10, as SQLite). */
+  /** Rounds of _include/_revinclude :iterate (default: store/includes.ts INCLUDE_LIMITS, as SQLite). */
   maxIncludeRounds?: number;
-  /** Included resources per page at most (default 10,000, as SQLite). */
+  /** Included resources per page at most (default: INCLUDE_LIMITS, as SQLite). */
   maxIncluded?: number;
 }
 
@@ -125,11 +128,6 @@ export interface MongoOpenOptions {
   clientOptions?: MongoClientOptions;
   maxResolved?: number;
 }
-
-/** Resources per reindex transaction. */
-const REINDEX_BATCH = 500;
-/** Resources per stream batch. */
-const STREAM_BATCH = 1000;
 
 /**
  * Throws unless the `hello` answer is from a server that can run multi-document transactions:
@@ -161,11 +159,6 @@ function toVersion(d: Pick<ResourceDoc, 'type' | 'id' | 'version' | 'lastUpdated
   return v;
 }
 
-const and = (filters: (Filter<any> | undefined)[]): Filter<any> => {
-  const parts = filters.filter((f): f is Filter<any> => f !== undefined && Object.keys(f).length > 0);
-  return parts.length === 0 ? {} : parts.length === 1 ? parts[0] : { $and: parts };
-};
-
 interface SeekKey {
   /** The projected key field. */
   field: string;
@@ -179,30 +172,25 @@ type Row = Pick<ResourceDoc, 'type' | 'id' | 'version' | 'lastUpdated' | 'delete
 
 /**
  * Rows strictly after (`after`) or before the boundary `values` in the order of `keys`, nulls last,
- * the boundary itself too when inclusive: the MongoDB form of store/sqlite/search.ts seekPredicate.
+ * the boundary itself too when inclusive: store/page.ts seekDisjuncts rendered as a filter.
  */
 export function seekFilter(keys: SeekKey[], values: KeyValue[], after: boolean, inclusive: boolean): Filter<Document> {
-  const disjuncts: Filter<Document>[] = [];
-  const equal: Filter<Document>[] = [];
-  keys.forEach((k, j) => {
-    const v = values[j];
-    let beyond: Filter<Document> | undefined;
-    if (after) {
-      if (v !== null) {
-        const past = { [k.field]: { [k.desc ? '$lt' : '$gt']: v } };
-        beyond = k.nullFlag ? { $or: [past, { [k.nullFlag]: 1 }] } : past;
-      }
-    } else if (v === null) {
-      beyond = { [k.nullFlag ?? k.field]: k.nullFlag ? 0 : { $ne: null } };
-    } else {
-      beyond = { [k.field]: { [k.desc ? '$gt' : '$lt']: v } };
-    }
-    if (beyond) disjuncts.push(and([...equal, beyond]));
-    equal.push(v === null ? { [k.nullFlag ?? k.field]: k.nullFlag ? 1 : null } : { [k.field]: { $eq: v } });
-  });
-  if (inclusive) disjuncts.push(and(equal));
+  const disjuncts = seekDisjuncts(keys, values, after, inclusive, MONGO_SEEK).map((d) => and(d));
   return disjuncts.length === 0 ? MATCH_NOTHING : disjuncts.length === 1 ? disjuncts[0] : { $or: disjuncts };
 }
+
+/** The seek's comparisons as filters over the projected key fields (a null flag of 1: no value). */
+const MONGO_SEEK: SeekTerms<SeekKey, Filter<Document>> = {
+  beyond: (k, v, after) => {
+    if (after) {
+      const past = { [k.field]: { [k.desc ? '$lt' : '$gt']: v } };
+      return k.nullFlag ? { $or: [past, { [k.nullFlag]: 1 }] } : past;
+    }
+    if (v === null) return { [k.nullFlag ?? k.field]: k.nullFlag ? 0 : { $ne: null } };
+    return { [k.field]: { [k.desc ? '$gt' : '$lt']: v } };
+  },
+  equal: (k, v) => (v === null ? { [k.nullFlag ?? k.field]: k.nullFlag ? 1 : null } : { [k.field]: { $eq: v } }),
+};
 
 /** Reads, optionally within a session (a transaction's, or a snapshot). */
 class Reads implements StoreReader, Resolver {
@@ -236,9 +224,7 @@ class Reads implements StoreReader, Resolver {
       pageFilter = Number.isFinite(seq) ? and([filter, { _id: { $lt: seq } }]) : MATCH_NOTHING;
     }
     const rows = (await this.store.historyCol.find(pageFilter, { ...this.opts, sort: { _id: -1 }, limit: q.count + 1 }).toArray()) as unknown as HistoryDoc[];
-    const page: HistoryPage = { versions: rows.slice(0, q.count).map(toVersion), total };
-    if (rows.length > q.count && q.count > 0) page.nextCursor = String(rows[q.count - 1]._id);
-    return page;
+    return historyPage(rows, q.count, total, toVersion, (r) => r._id);
   }
 
   // ---- Resolver (chains, _has) -------------------------------------------------------------
@@ -264,37 +250,28 @@ class Reads implements StoreReader, Resolver {
   // ---- search ------------------------------------------------------------------------------
 
   async search(plan: SearchPlan): Promise<SearchResult> {
-    if (!Number.isInteger(plan.count) || plan.count < 0) throw new Error(`Search plan: count ${plan.count} is not a non-negative integer`);
-    const shape = queryShape(plan);
-    const cursor = plan.cursor === undefined ? undefined : decodeCursor(plan, shape, plan.cursor);
-    const types = [...new Set(plan.resourceTypes)];
+    const start = startSearch(plan);
+    const { types } = start;
     const renderer = new ConditionRenderer(this, this.store.maxResolved);
     const where = plan.where === undefined ? undefined : await renderer.render(plan.where, types);
     const base = and([{ type: { $in: types }, deleted: false }, where]);
 
     const result: SearchResult = { matches: [], included: [] };
-    if (plan.total !== 'none' || plan.count === 0) result.total = await this.store.resourcesCol.countDocuments(base, this.opts);
-    if (plan.count === 0 || types.length === 0) return result;
+    if (start.countTotal) result.total = await this.store.resourcesCol.countDocuments(base, this.opts);
+    if (start.noPage) return result;
 
-    const { rows, more } = await this.page(plan, types, base, cursor);
-    const boundary = (row: Row, direction: 'n' | 'p'): string =>
-      encodeCursor(shape, { direction, keys: plan.sort.map((_, j) => (row[`k${j}`] ?? null) as KeyValue), type: row.type, id: row.id, inclusive: false });
-    const reopened = (c: Cursor, direction: 'n' | 'p'): string => encodeCursor(shape, { ...c, direction, inclusive: true });
-    if (cursor?.direction === 'p') {
-      if (more) result.previousCursor = boundary(rows[0], 'p');
-      result.nextCursor = rows.length ? boundary(rows[rows.length - 1], 'n') : reopened(cursor, 'n');
-    } else {
-      if (more) result.nextCursor = boundary(rows[rows.length - 1], 'n');
-      if (cursor) result.previousCursor = rows.length ? boundary(rows[0], 'p') : reopened(cursor, 'p');
-    }
+    const { rows, more } = await this.page(plan, start, base);
+    setPageCursors(result, start, rows, more, (row) => plan.sort.map((_, j) => (row[`k${j}`] ?? null) as KeyValue));
     result.matches = rows.map(toVersion);
-    if (rows.length && (plan.include.length || plan.revinclude.length)) result.included = (await this.includes(plan, rows)).map(toVersion);
+    if (rows.length && (plan.include.length || plan.revinclude.length)) {
+      result.included = (await includesAsync<Row>(plan, rows, this.store, (q) => this.include(q))).map(toVersion);
+    }
     return result;
   }
 
   /** One aggregation: match, project keys, seek, sort, limit count + 1 (see the class comment). */
-  private async page(plan: SearchPlan, types: string[], base: Filter<Document>, cursor: Cursor | undefined): Promise<{ rows: Row[]; more: boolean }> {
-    const backward = cursor?.direction === 'p';
+  private async page(plan: SearchPlan, start: SearchStart, base: Filter<Document>): Promise<{ rows: Row[]; more: boolean }> {
+    const { cursor, backward, types } = start;
     const project: Document = { _id: 0, ...VERSION_PROJECTION };
     const flags: Document = {};
     const keys: SeekKey[] = [];
@@ -332,91 +309,43 @@ class Reads implements StoreReader, Resolver {
     const pipeline: Document[] = [{ $match: base }, { $project: project }];
     if (Object.keys(flags).length) pipeline.push({ $addFields: flags });
     if (cursor) {
-      pipeline.push({ $match: seekFilter(keys, [...cursor.keys, ...(single ? [] : [cursor.type]), cursor.id], !backward, cursor.inclusive) });
+      pipeline.push({ $match: seekFilter(keys, boundaryValues(cursor, !single), !backward, cursor.inclusive) });
     }
     pipeline.push({ $sort: sort }, { $limit: plan.count + 1 });
     const rows = (await this.store.resourcesCol.aggregate(pipeline, this.opts).toArray()) as unknown as Row[];
-    const more = rows.length > plan.count;
-    rows.length = Math.min(rows.length, plan.count);
-    if (backward) rows.reverse();
-    return { rows, more };
+    return trimPage(rows, plan.count, backward);
   }
 
-  // ---- _include / _revinclude (the same rounds, caps and order as store/sqlite) -------------
+  // ---- _include / _revinclude (the rounds: store/includes.ts) -------------------------------
 
-  private async includes(plan: SearchPlan, matches: Row[]): Promise<Row[]> {
-    const { maxIncludeRounds, maxIncluded } = this.store;
-    const seen = new Set(matches.map((r) => `${r.type}/${r.id}`));
-    const included: Row[] = [];
-    let frontier: { type: string; id: string }[] = matches;
-    for (let round = 0; round < maxIncludeRounds && frontier.length > 0 && included.length < maxIncluded; round++) {
-      const forward = round === 0 ? plan.include : plan.include.filter((s) => s.iterate);
-      const reverse = round === 0 ? plan.revinclude : plan.revinclude.filter((s) => s.iterate);
-      if (forward.length === 0 && reverse.length === 0) break;
-      const byType = groupByType(frontier);
-      const found: Row[] = [];
-      const add = (rows: Row[]) => {
-        for (const r of rows) {
-          const k = `${r.type}/${r.id}`;
-          if (seen.has(k) || included.length >= maxIncluded) continue;
-          seen.add(k);
-          included.push(r);
-          found.push(r);
-        }
-      };
-      for (const spec of forward) {
-        for (const [type, ids] of byType) {
-          if (spec.sourceType !== '*' && spec.sourceType !== type) continue;
-          add(await this.includeForward(spec, type, ids, maxIncluded - included.length + seen.size));
+  /** One query of an include round (see IncludeQuery). */
+  private async include(q: IncludeQuery): Promise<Row[]> {
+    let filter: Filter<Document>;
+    if (q.direction === 'forward') {
+      const sources = await this.store.resourcesCol
+        .find({ _id: { $in: q.ids.map((i) => `${q.type}/${i}`) } }, { ...this.opts, projection: { _id: 0, [`${IX}.reference`]: 1 } })
+        .toArray();
+      const targets: { type: string; id: string }[] = [];
+      for (const s of sources) {
+        for (const e of (s as { ix?: StoredIndex }).ix?.reference ?? []) {
+          if (q.param !== undefined && e.p !== q.param) continue;
+          if (typeof e.targetType !== 'string' || typeof e.targetId !== 'string') continue;
+          if (q.targetType !== undefined && e.targetType !== q.targetType) continue;
+          targets.push({ type: e.targetType, id: e.targetId });
         }
       }
-      for (const spec of reverse) {
-        for (const [type, ids] of byType) add(await this.includeReverse(spec, type, ids, maxIncluded - included.length + seen.size));
-      }
-      frontier = found;
+      if (targets.length === 0) return [];
+      filter = and([{ deleted: false }, { $or: pairsFilter(targets, 'type', 'id') }]);
+    } else {
+      const entry: Document = { targetType: q.type, targetId: { $in: q.ids } };
+      if (q.param !== undefined) entry.p = q.param;
+      filter = { deleted: false, [`${IX}.reference`]: { $elemMatch: entry } };
+      if (q.sourceType !== undefined) filter.type = q.sourceType;
     }
-    return included;
-  }
-
-  private async includeForward(spec: IncludeSpec, type: string, ids: string[], limit: number): Promise<Row[]> {
-    const sources = await this.store.resourcesCol
-      .find({ _id: { $in: ids.map((i) => `${type}/${i}`) } }, { ...this.opts, projection: { _id: 0, [`${IX}.reference`]: 1 } })
-      .toArray();
-    const targets: { type: string; id: string }[] = [];
-    for (const s of sources) {
-      for (const e of (s as { ix?: StoredIndex }).ix?.reference ?? []) {
-        if (spec.param !== undefined && e.p !== spec.param) continue;
-        if (typeof e.targetType !== 'string' || typeof e.targetId !== 'string') continue;
-        if (spec.targetType !== undefined && spec.targetType !== '*' && e.targetType !== spec.targetType) continue;
-        targets.push({ type: e.targetType, id: e.targetId });
-      }
-    }
-    if (targets.length === 0) return [];
-    const filter = and([{ deleted: false }, { $or: pairsFilter(targets, 'type', 'id') }]);
     return (await this.store.resourcesCol
-      .find(filter, { ...this.opts, projection: { _id: 0, ...VERSION_PROJECTION }, sort: { type: 1, id: 1 }, limit })
+      .find(filter, { ...this.opts, projection: { _id: 0, ...VERSION_PROJECTION }, sort: { type: 1, id: 1 }, limit: q.limit })
       .toArray()) as unknown as Row[];
   }
-
-  private async includeReverse(spec: IncludeSpec, type: string, ids: string[], limit: number): Promise<Row[]> {
-    const entry: Document = { targetType: type, targetId: { $in: ids } };
-    if (spec.param !== undefined) entry.p = spec.param;
-    const filter: Filter<Document> = { deleted: false, [`${IX}.reference`]: { $elemMatch: entry } };
-    if (spec.sourceType !== '*') filter.type = spec.sourceType;
-    return (await this.store.resourcesCol
-      .find(filter, { ...this.opts, projection: { _id: 0, ...VERSION_PROJECTION }, sort: { type: 1, id: 1 }, limit })
-      .toArray()) as unknown as Row[];
-  }
-}
-
-function groupByType(rows: { type: string; id: string }[]): Map<string, string[]> {
-  const m = new Map<string, string[]>();
-  for (const r of rows) {
-    const ids = m.get(r.type);
-    if (ids) ids.push(r.id);
-    else m.set(r.type, [r.id]);
-  }
-  return m;
 }
 
 const isDuplicateKey = (e: unknown) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 11000;
@@ -445,8 +374,8 @@ export class MongoStore implements Store {
     this.db = options.db;
     this.onClose = options.onClose;
     this.maxResolved = options.maxResolved ?? 10_000;
-    this.maxIncludeRounds = options.maxIncludeRounds ?? 10;
-    this.maxIncluded = options.maxIncluded ?? 10_000;
+    this.maxIncludeRounds = options.maxIncludeRounds ?? INCLUDE_LIMITS.maxIncludeRounds;
+    this.maxIncluded = options.maxIncluded ?? INCLUDE_LIMITS.maxIncluded;
     this.plain = new Reads(this, undefined);
   }
 
@@ -502,17 +431,14 @@ export class MongoStore implements Store {
   async *stream(resourceType: string, since?: number): AsyncIterable<ResourceVersion> {
     const prefix = `${resourceType}/`;
     const end = `${resourceType}0`; // '0' is the character after '/'
-    let after = prefix;
-    for (;;) {
-      const filter: Filter<any> = { _id: { $gt: after, $lt: end }, type: resourceType, deleted: false };
+    const batches = keysetBatches<Row & { _id: string }>(STREAM_BATCH, async (after, limit) => {
+      const filter: Filter<any> = { _id: { $gt: after?._id ?? prefix, $lt: end }, type: resourceType, deleted: false };
       if (since !== undefined) filter.updatedMs = { $gte: since };
-      const rows = (await this.resourcesCol
-        .find(filter, { projection: { _id: 1, ...VERSION_PROJECTION }, sort: { _id: 1 }, limit: STREAM_BATCH })
+      return (await this.resourcesCol
+        .find(filter, { projection: { _id: 1, ...VERSION_PROJECTION }, sort: { _id: 1 }, limit })
         .toArray()) as unknown as (Row & { _id: string })[];
-      for (const row of rows) yield toVersion(row);
-      if (rows.length < STREAM_BATCH) return;
-      after = rows[rows.length - 1]._id;
-    }
+    });
+    for await (const rows of batches) for (const row of rows) yield toVersion(row);
   }
 
   /** Runs several reads against one snapshot (a snapshot session). */
@@ -541,9 +467,8 @@ export class MongoStore implements Store {
   private async write(op: WriteOp, session: ClientSession): Promise<void> {
     const _id = `${op.resourceType}/${op.id}`;
     const current = (await this.resourcesCol.findOne({ _id }, { session, projection: { version: 1, seq: 1 } })) as Pick<ResourceDoc, 'version' | 'seq'> | null;
-    const expected = (current?.version ?? 0) + 1;
-    const conflict = () => errors.conflict(`Version conflict on ${_id}: expected to write version ${expected}, not ${op.versionId}`);
-    if (op.versionId !== expected) throw conflict();
+    checkNextVersion(op, current?.version);
+    const conflict = () => versionConflict(op, current?.version);
     const updatedMs = Date.parse(op.lastUpdated);
     const deleted = op.json === undefined;
     const counter = await this.countersCol.findOneAndUpdate({ _id: 'history' }, { $inc: { seq: 1 } }, { session, upsert: true, returnDocument: 'after' });
@@ -573,7 +498,7 @@ export class MongoStore implements Store {
     }
   }
 
-  /** Reindexes in batches of REINDEX_BATCH in (type, id) order, each batch its own transaction. */
+  /** Reindexes in batches (store/batches.ts) in (type, id) order, each batch its own transaction. */
   async reindex(
     resourceType: string | undefined,
     extract: (json: string) => IndexEntry[],
@@ -581,27 +506,18 @@ export class MongoStore implements Store {
   ): Promise<number> {
     const typeFilter: Filter<Document> = resourceType === undefined ? {} : { type: resourceType };
     const total = await this.resourcesCol.countDocuments(and([typeFilter, { deleted: false }]));
-    let done = 0;
-    let after: [string, string] | undefined;
-    for (;;) {
-      const n = await this.batch(async (session) => {
-        const position: Filter<Document> | undefined = after === undefined ? undefined
-          : resourceType !== undefined ? { id: { $gt: after[1] } }
-          : { $or: [{ type: { $gt: after[0] } }, { type: after[0], id: { $gt: after[1] } }] };
-        const rows = (await this.resourcesCol
-          .find(and([typeFilter, { deleted: false }, position]), { session, projection: { type: 1, id: 1, version: 1, json: 1 }, sort: { type: 1, id: 1 }, limit: REINDEX_BATCH })
-          .toArray()) as unknown as ResourceDoc[];
-        for (const row of rows) {
-          await this.resourcesCol.updateOne({ _id: row._id, version: row.version }, { $set: { ix: toStoredIndex(extract(row.json!)) } }, { session });
-        }
-        if (rows.length) after = [rows[rows.length - 1].type, rows[rows.length - 1].id];
-        return rows.length;
-      });
-      done += n;
-      if (n > 0) onProgress?.(done, Math.max(total, done));
-      if (n < REINDEX_BATCH) break;
-    }
-    return done;
+    return reindexInBatches<ResourceDoc>(total, onProgress, (after, limit) => this.batch(async (session) => {
+      const position: Filter<Document> | undefined = after === undefined ? undefined
+        : resourceType !== undefined ? { id: { $gt: after.id } }
+        : { $or: [{ type: { $gt: after.type } }, { type: after.type, id: { $gt: after.id } }] };
+      const rows = (await this.resourcesCol
+        .find(and([typeFilter, { deleted: false }, position]), { session, projection: { type: 1, id: 1, version: 1, json: 1 }, sort: { type: 1, id: 1 }, limit })
+        .toArray()) as unknown as ResourceDoc[];
+      for (const row of rows) {
+        await this.resourcesCol.updateOne({ _id: row._id, version: row.version }, { $set: { ix: toStoredIndex(extract(row.json!)) } }, { session });
+      }
+      return rows;
+    }));
   }
 
   /** Runs fn in one transaction (withTransaction: retried as a whole on a transient error). */

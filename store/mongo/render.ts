@@ -1,7 +1,8 @@
 import type { Document, Filter } from 'mongodb';
 import { errors } from '../../fhir/errors.js';
 import type { IndexEntry } from '../../search/index-entries.js';
-import type { Clause, Condition, EntryColumn, EntryKind } from '../../search/plan.js';
+import type { Clause, Condition, EntryKind } from '../../search/plan.js';
+import { checkColumn, checkKind, checkString, checkValue, KIND_COLUMNS, withImpliedBounds } from '../entries.js';
 import { prefixUpperBound } from '../prefix.js';
 
 /**
@@ -36,17 +37,6 @@ import { prefixUpperBound } from '../prefix.js';
 /** The embedded index field of a resources document. */
 export const IX = 'ix';
 
-/** The columns of each kind; entries store them under these names, plus p (param), g (group). */
-export const KIND_COLUMNS: Record<EntryKind, readonly EntryColumn[]> = {
-  string: ['value', 'exact'],
-  token: ['system', 'code', 'text'],
-  date: ['low', 'high'],
-  number: ['value'],
-  quantity: ['value', 'system', 'code', 'unit'],
-  reference: ['targetType', 'targetId', 'targetVersion', 'url'],
-  uri: ['value'],
-};
-
 /** One stored entry: param, columns, and the composite group when there is one. */
 export type StoredEntry = { p: string; g?: number } & Record<string, string | number | null>;
 /** A composite group: g and its component entries (with k, the kind). */
@@ -74,27 +64,6 @@ export function toStoredIndex(entries: IndexEntry[]): StoredIndex {
 
 export const MATCH_NOTHING: Filter<Document> = { _id: { $in: [] } };
 
-function checkKind(kind: EntryKind): void {
-  if (!Object.hasOwn(KIND_COLUMNS, kind)) throw new Error(`Search plan: unknown entry kind ${JSON.stringify(kind)}`);
-}
-
-function checkColumn(kind: EntryKind, column: EntryColumn): string {
-  checkKind(kind);
-  if (!KIND_COLUMNS[kind].includes(column)) throw new Error(`Search plan: ${kind} entries have no column ${JSON.stringify(column)}`);
-  return column;
-}
-
-function checkValue(v: unknown): string | number {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  throw new Error(`Search plan: clause value ${JSON.stringify(v)} is not a string or a finite number`);
-}
-
-function checkString(v: unknown): string {
-  if (typeof v !== 'string') throw new Error(`Search plan: clause value ${JSON.stringify(v)} is not a string`);
-  return v;
-}
-
 /** The value as a regex source matching it literally (every metacharacter escaped). */
 export function escapeRegex(value: string): string {
   return value.replace(/[\\^$.*+?()[\]{}|\/-]/g, '\\$&');
@@ -108,7 +77,8 @@ export function prefixesOf(value: string): string[] {
 
 /** Clause as [column, operator, operand] triples. */
 function clauseOps(kind: EntryKind, clause: Clause): [string, string, unknown][] {
-  const col = checkColumn(kind, clause.column);
+  checkColumn(kind, clause.column);
+  const col = clause.column;
   switch (clause.op) {
     case 'eq': return [[col, '$eq', checkValue(clause.value)]];
     case 'lt': return [[col, '$lt', checkValue(clause.value)]];
@@ -126,17 +96,6 @@ function clauseOps(kind: EntryKind, clause: Clause): [string, string, unknown][]
     case 'prefixOf': return [[col, '$in', prefixesOf(checkString(clause.value))]];
     default: throw new Error(`Search plan: unknown clause op ${JSON.stringify((clause as { op: unknown }).op)}`);
   }
-}
-
-/** Same as store/sqlite: a bound on one end of a date interval implies it on the other (low <= high). */
-function withImpliedBounds(kind: EntryKind, clauses: Clause[]): Clause[] {
-  if (kind !== 'date') return clauses;
-  const implied: Clause[] = [];
-  for (const c of clauses) {
-    if (c.column === 'high' && (c.op === 'le' || c.op === 'lt')) implied.push({ column: 'low', op: c.op, value: c.value });
-    if (c.column === 'low' && (c.op === 'ge' || c.op === 'gt')) implied.push({ column: 'high', op: c.op, value: c.value });
-  }
-  return implied.length ? [...clauses, ...implied] : clauses;
 }
 
 /** The $elemMatch body for one entry: param plus clauses, all on the same entry. */
@@ -164,8 +123,9 @@ export interface Resolver {
   referencesOf(type: string, param: string, filter: Filter<Document>, limit: number): Promise<{ entries: StoredEntry[]; sources: number }>;
 }
 
-const and = (filters: Filter<Document>[]): Filter<Document> => {
-  const parts = filters.filter((f) => Object.keys(f).length > 0);
+/** The conjunction of the filters given (undefined and empty ones left out; none: `{}`). */
+export const and = (filters: (Filter<any> | undefined)[]): Filter<any> => {
+  const parts = filters.filter((f): f is Filter<any> => f !== undefined && Object.keys(f).length > 0);
   if (parts.length === 0) return {};
   return parts.length === 1 ? parts[0] : { $and: parts };
 };

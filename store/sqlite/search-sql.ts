@@ -1,10 +1,11 @@
 import type { Clause, Condition, EntryColumn, EntryKind } from '../../search/plan.js';
+import { checkColumn, checkKind, checkString, checkValue, withImpliedBounds } from '../entries.js';
 import { prefixUpperBound } from '../prefix.js';
 
 /**
  * Renders a search plan's Condition tree as SQL over the idx_* tables. Every value is a bound
- * parameter; the only identifiers put into SQL text come from the fixed maps below (table and
- * column names) or are aliases this module makes up.
+ * parameter; the only identifiers put into SQL text come from the fixed maps below and in
+ * store/entries.ts (table and column names) or are aliases this module makes up.
  *
  * Shape: a condition is evaluated against an alias of a row with `type` and `id` columns (a
  * `resources` row). Entry-based conditions render as a *set*, a non-correlated
@@ -34,28 +35,15 @@ const COLUMN_SQL: Record<EntryColumn, string> = {
   targetType: 'target_type', targetId: 'target_id', targetVersion: 'target_version', url: 'url',
 };
 
-const KIND_COLUMNS: Record<EntryKind, readonly EntryColumn[]> = {
-  string: ['value', 'exact'],
-  token: ['system', 'code', 'text'],
-  date: ['low', 'high'],
-  number: ['value'],
-  quantity: ['value', 'system', 'code', 'unit'],
-  reference: ['targetType', 'targetId', 'targetVersion', 'url'],
-  uri: ['value'],
-};
-
 /** The index table of an entry kind; throws on a kind the schema does not have. */
 export function entryTable(kind: EntryKind): string {
-  if (!Object.hasOwn(KIND_COLUMNS, kind)) throw new Error(`Search plan: unknown entry kind ${JSON.stringify(kind)}`);
+  checkKind(kind);
   return `idx_${kind}`;
 }
 
 /** The SQL column of an entry column; throws when the kind has no such column. */
 export function entryColumn(kind: EntryKind, column: EntryColumn): string {
-  entryTable(kind);
-  if (!KIND_COLUMNS[kind].includes(column)) {
-    throw new Error(`Search plan: ${kind} entries have no column ${JSON.stringify(column)}`);
-  }
+  checkColumn(kind, column);
   return COLUMN_SQL[column];
 }
 
@@ -69,17 +57,6 @@ export function inList(expr: string, values: readonly SqlValue[]): Fragment {
   if (values.length === 0) return { sql: '0', args: [] };
   if (values.length === 1) return { sql: `${expr} = ?`, args: [values[0]] };
   return { sql: `${expr} IN (${placeholders(values.length)})`, args: [...values] };
-}
-
-function checkValue(v: unknown): SqlValue {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  throw new Error(`Search plan: clause value ${JSON.stringify(v)} is not a string or a finite number`);
-}
-
-function checkString(v: unknown): string {
-  if (typeof v !== 'string') throw new Error(`Search plan: clause value ${JSON.stringify(v)} is not a string`);
-  return v;
 }
 
 /** One clause on entry alias `e` of kind `kind`. */
@@ -105,22 +82,6 @@ export function renderClause(e: string, kind: EntryKind, clause: Clause): Fragme
     case 'prefixOf': return { sql: `substr(?, 1, length(${col})) = ${col}`, args: [checkString(clause.value)] };
     default: throw new Error(`Search plan: unknown clause op ${JSON.stringify((clause as { op: unknown }).op)}`);
   }
-}
-
-/**
- * Date entries hold an interval with low <= high, so a bound on one end implies the same bound on
- * the other: high <= Y gives low <= Y, low >= X gives high >= X. Adding them turns the usual
- * "interval within [X, Y]" (low >= X AND high <= Y) into a two-sided range on one index instead of
- * a half-table scan.
- */
-function withImpliedBounds(kind: EntryKind, clauses: Clause[]): Clause[] {
-  if (kind !== 'date') return clauses;
-  const implied: Clause[] = [];
-  for (const c of clauses) {
-    if (c.column === 'high' && (c.op === 'le' || c.op === 'lt')) implied.push({ column: 'low', op: c.op, value: c.value });
-    if (c.column === 'low' && (c.op === 'ge' || c.op === 'gt')) implied.push({ column: 'high', op: c.op, value: c.value });
-  }
-  return implied.length ? [...clauses, ...implied] : clauses;
 }
 
 /**

@@ -1,7 +1,9 @@
 import type Database from 'better-sqlite3';
-import type { IncludeSpec, SearchPlan, SortKey } from '../../search/plan.js';
+import type { SearchPlan, SortKey } from '../../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../port.js';
-import { type Cursor, decodeCursor, encodeCursor, queryShape } from '../cursor.js';
+import type { Cursor } from '../cursor.js';
+import { type IncludeLimits, type IncludeQuery, INCLUDE_LIMITS, includesSync } from '../includes.js';
+import { boundaryValues, type SearchStart, seekDisjuncts, type SeekTerms, setPageCursors, startSearch, trimPage } from '../page.js';
 import { ConditionRenderer, entryColumn, entryTable, type Fragment, inList, type SqlValue } from './search-sql.js';
 import { toVersion, VERSION_COLUMNS, type VersionRow } from './versions.js';
 
@@ -12,9 +14,10 @@ import { toVersion, VERSION_COLUMNS, type VersionRow } from './versions.js';
  * column over the resource's entries for the param (MAX when descending); resources with no such
  * entry come last in both directions (NULLS LAST).
  *
- * Paging is keyset: a cursor holds the boundary row's key values, type and id (see cursor.ts) and
- * the next page is "rows after the boundary" in that order, so writes between pages never make a
- * page repeat or skip a resource that was there all along.
+ * Paging is keyset: a cursor holds the boundary row's key values, type and id (see cursor.ts; the
+ * page's links and the seek's structure are store/page.ts') and the next page is "rows after the
+ * boundary" in that order, so writes between pages never make a page repeat or skip a resource
+ * that was there all along.
  *
  * Two ways to produce a page:
  * - general: compute every match's keys, order, seek past the cursor, LIMIT count + 1. Cost grows
@@ -43,10 +46,17 @@ export interface SqliteSearchOptions {
 
 /** A page row: type, id, history seq of the current version, and the sort-key values. */
 interface Row {
-  t: string;
-  i: string;
-  s: number;
+  type: string;
+  id: string;
+  seq: number;
   k: SqlValue[];
+}
+
+/** An included row: type, id, history seq of the current version. */
+interface IncludedRow {
+  type: string;
+  id: string;
+  seq: number;
 }
 
 interface Page {
@@ -73,16 +83,17 @@ export class SqliteSearch {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly streamThreshold: number;
   private readonly streamMinDensity: number;
-  private readonly maxIncludeRounds: number;
-  private readonly maxIncluded: number;
+  private readonly includeLimits: IncludeLimits;
   private readonly trace: SqliteSearchOptions['trace'];
   private readonly inReadTransaction: (plan: SearchPlan) => SearchResult;
 
   constructor(private readonly db: Database.Database, options: SqliteSearchOptions = {}) {
     this.streamThreshold = options.streamThreshold ?? 2000;
     this.streamMinDensity = options.streamMinDensity ?? 0.02;
-    this.maxIncludeRounds = options.maxIncludeRounds ?? 10;
-    this.maxIncluded = options.maxIncluded ?? 10_000;
+    this.includeLimits = {
+      maxIncludeRounds: options.maxIncludeRounds ?? INCLUDE_LIMITS.maxIncludeRounds,
+      maxIncluded: options.maxIncluded ?? INCLUDE_LIMITS.maxIncluded,
+    };
     this.trace = options.trace;
     // One read transaction (a savepoint inside the writer's open transaction): the total, the page
     // and the includes all come from the same snapshot.
@@ -94,10 +105,8 @@ export class SqliteSearch {
   }
 
   private run(plan: SearchPlan): SearchResult {
-    if (!Number.isInteger(plan.count) || plan.count < 0) throw new Error(`Search plan: count ${plan.count} is not a non-negative integer`);
-    const shape = queryShape(plan);
-    const cursor = plan.cursor === undefined ? undefined : decodeCursor(plan, shape, plan.cursor);
-    const types = [...new Set(plan.resourceTypes)];
+    const start = startSearch(plan);
+    const { cursor, types } = start;
     const renderer = new ConditionRenderer();
     const where = plan.where === undefined ? undefined : renderer.predicate(plan.where, 'r', types);
 
@@ -108,34 +117,26 @@ export class SqliteSearch {
     };
 
     let total: number | undefined;
-    if (plan.total !== 'none' || plan.count === 0) {
+    if (start.countTotal) {
       total = where === undefined
         ? this.get<{ n: number }>(`SELECT coalesce(sum(c.live), 0) AS n FROM resource_counts c WHERE ${inList('c.type', types).sql}`, types).n
         : this.get<{ n: number }>(`SELECT count(*) AS n FROM resources r WHERE ${base.sql}`, base.args).n;
     }
-    if (plan.count === 0 || types.length === 0) return withTotal({ matches: [], included: [] }, total);
+    if (start.noPage) return withTotal({ matches: [], included: [] }, total);
 
     const page = this.streamable(plan, types, base, total, renderer)
       ? this.streamedPage(plan.sort[0] as Extract<SortKey, { by: 'entry' }>, types[0],
         plan.where === undefined ? undefined : renderer.probe(plan.where, 'r', types), cursor, plan.count)
-      : this.generalPage(plan, types, base, cursor, plan.count, renderer);
+      : this.generalPage(plan, start, base, renderer);
 
     const result: SearchResult = withTotal({ matches: [], included: [] }, total);
     const rows = page.rows;
-    const boundary = (row: Row, direction: 'n' | 'p'): string =>
-      encodeCursor(shape, { direction, keys: row.k, type: row.t, id: row.i, inclusive: false });
-    const reopened = (c: Cursor, direction: 'n' | 'p'): string => encodeCursor(shape, { ...c, direction, inclusive: true });
-    if (cursor?.direction === 'p') {
-      if (page.more) result.previousCursor = boundary(rows[0], 'p');
-      result.nextCursor = rows.length ? boundary(rows[rows.length - 1], 'n') : reopened(cursor, 'n');
-    } else {
-      if (page.more) result.nextCursor = boundary(rows[rows.length - 1], 'n');
-      if (cursor) result.previousCursor = rows.length ? boundary(rows[0], 'p') : reopened(cursor, 'p');
-    }
+    setPageCursors(result, start, rows, page.more, keysOf);
 
-    result.matches = this.versions(rows.map((r) => r.s));
+    result.matches = this.versions(rows.map((r) => r.seq));
     if (rows.length && (plan.include.length || plan.revinclude.length)) {
-      result.included = this.versions(this.includes(plan, rows));
+      const included = includesSync<IncludedRow>(plan, rows, this.includeLimits, (q) => this.include(q));
+      result.included = this.versions(included.map((r) => r.seq));
     }
     return result;
   }
@@ -165,9 +166,9 @@ export class SqliteSearch {
   }
 
   /** Every match's keys, ordered, seeked past the cursor; count + 1 rows. */
-  private generalPage(plan: SearchPlan, types: string[], base: Fragment, cursor: Cursor | undefined, count: number, renderer: ConditionRenderer): Page {
-    const single = types.length === 1;
-    const backward = cursor?.direction === 'p';
+  private generalPage(plan: SearchPlan, start: SearchStart, base: Fragment, renderer: ConditionRenderer): Page {
+    const { cursor, backward } = start;
+    const single = start.types.length === 1;
     const materialize = plan.sort.some((k) => k.by === 'entry');
     const history = plan.sort.some((k) => k.by === 'lastUpdated');
 
@@ -198,7 +199,7 @@ export class SqliteSearch {
     if (!single) seekKeys.push({ expr: materialize ? 't' : 'r.type', desc: false, nullable: false });
     seekKeys.push({ expr: materialize ? 'i' : 'r.id', desc: false, nullable: false });
 
-    const seek = cursor ? seekPredicate(seekKeys, [...cursor.keys, ...(single ? [] : [cursor.type]), cursor.id], !backward, cursor.inclusive) : undefined;
+    const seek = cursor ? seekPredicate(seekKeys, boundaryValues(cursor, !single), !backward, cursor.inclusive) : undefined;
     const order = seekKeys.map((k) => {
       const desc = k.desc !== backward;
       return `${k.expr} ${desc ? 'DESC' : 'ASC'}${k.nullable ? (backward ? ' NULLS FIRST' : ' NULLS LAST') : ''}`;
@@ -214,14 +215,11 @@ export class SqliteSearch {
     } else {
       sql = `SELECT ${select.join(', ')} ${from}${seek ? ` AND (${seek.sql})` : ''} ORDER BY ${order} LIMIT ?`;
     }
-    args = [...selectArgs, ...base.args, ...(seek?.args ?? []), count + 1];
+    args = [...selectArgs, ...base.args, ...(seek?.args ?? []), plan.count + 1];
 
     const raw = this.all<Record<string, SqlValue>>(sql, args);
-    const rows = raw.map((r) => ({ t: r.t as string, i: r.i as string, s: r.s as number, k: plan.sort.map((_, j) => r[`k${j}`]) }));
-    const more = rows.length > count;
-    rows.length = Math.min(rows.length, count);
-    if (backward) rows.reverse();
-    return { rows, more };
+    const rows: Row[] = raw.map((r) => ({ type: r.t as string, id: r.i as string, seq: r.s as number, k: plan.sort.map((_, j) => r[`k${j}`]) }));
+    return trimPage(rows, plan.count, backward);
   }
 
   /**
@@ -246,7 +244,7 @@ export class SqliteSearch {
     const run = (sql: string, args: SqlValue[]) => {
       if (out.length >= need) return;
       const rows = this.all<{ t: string; i: string; s: number; k0: SqlValue }>(sql, [...args, need - out.length]);
-      for (const r of rows) out.push({ t: r.t, i: r.i, s: r.s, k: [r.k0] });
+      for (const r of rows) out.push({ type: r.t, id: r.i, seq: r.s, k: [r.k0] });
     };
     // Each resource once: the entry that carries its key (MIN or MAX; lowest rowid among equals).
     const pick = `e.rowid = (SELECT x.rowid FROM ${table} x INDEXED BY ${table}_entries WHERE x.type = e.type AND x.id = e.id AND x.param = e.param ` +
@@ -281,78 +279,31 @@ export class SqliteSearch {
       if (!backward) nulls('', []);
     }
 
-    const more = out.length > count;
-    out.length = Math.min(out.length, count);
-    if (backward) out.reverse();
-    return { rows: out, more };
+    return trimPage(out, count, backward);
   }
 
-  // ---- _include / _revinclude ----------------------------------------------------------------
+  // ---- _include / _revinclude (the rounds: store/includes.ts) ---------------------------------
 
   /**
-   * The history seqs of what the specs bring in for the page: round 0 applies every spec to the
-   * matches, later rounds apply the :iterate specs to what the previous round brought in, until a
-   * round adds nothing, or maxIncludeRounds rounds, or maxIncluded resources.
+   * One query of an include round (see IncludeQuery). Forward: from the ids' own reference entries
+   * to the current targets; reverse: from the entries that point at the ids (idx_reference_rev) to
+   * their current sources. CROSS JOIN fixes the order: from the ids, to the entries, to the rows.
    */
-  private includes(plan: SearchPlan, matches: Row[]): number[] {
-    const seen = new Set(matches.map((r) => `${r.t}/${r.i}`));
-    const included: number[] = [];
-    let frontier: { t: string; i: string }[] = matches;
-    for (let round = 0; round < this.maxIncludeRounds && frontier.length > 0 && included.length < this.maxIncluded; round++) {
-      const forward = round === 0 ? plan.include : plan.include.filter((s) => s.iterate);
-      const reverse = round === 0 ? plan.revinclude : plan.revinclude.filter((s) => s.iterate);
-      if (forward.length === 0 && reverse.length === 0) break;
-      const byType = groupByType(frontier);
-      const found: { t: string; i: string }[] = [];
-      const add = (rows: { t: string; i: string; s: number }[]) => {
-        for (const r of rows) {
-          const k = `${r.t}/${r.i}`;
-          if (seen.has(k) || included.length >= this.maxIncluded) continue;
-          seen.add(k);
-          included.push(r.s);
-          found.push(r);
-        }
-      };
-      for (const spec of forward) {
-        for (const [type, ids] of byType) {
-          if (spec.sourceType !== '*' && spec.sourceType !== type) continue;
-          add(this.includeForward(spec, type, ids, this.maxIncluded - included.length + seen.size));
-        }
-      }
-      for (const spec of reverse) {
-        for (const [type, ids] of byType) add(this.includeReverse(spec, type, ids, this.maxIncluded - included.length + seen.size));
-      }
-      frontier = found;
-    }
-    return included;
-  }
-
-  /** Current targets of the reference entries of `type` resources `ids`. */
-  private includeForward(spec: IncludeSpec, type: string, ids: string[], limit: number): { t: string; i: string; s: number }[] {
+  private include(q: IncludeQuery): IncludedRow[] {
+    const forward = q.direction === 'forward';
+    const [index, idCol, typeCol, toType, toId] = forward
+      ? ['idx_reference_entries', 'e.id', 'e.type', 'e.target_type', 'e.target_id']
+      : ['idx_reference_rev', 'e.target_id', 'e.target_type', 'e.type', 'e.id'];
+    const otherType = forward ? q.targetType : q.sourceType;
     const filters: string[] = [];
-    const args: SqlValue[] = [JSON.stringify(ids), type];
-    if (spec.param !== undefined) { filters.push(' AND e.param = ?'); args.push(spec.param); }
-    if (spec.targetType !== undefined && spec.targetType !== '*') { filters.push(' AND e.target_type = ?'); args.push(spec.targetType); }
-    // CROSS JOIN fixes the order: from the page's ids, to their entries, to the targets.
-    return this.all<{ t: string; i: string; s: number }>(
-      'SELECT DISTINCT t.type AS t, t.id AS i, t.seq AS s FROM json_each(?) j CROSS JOIN idx_reference e INDEXED BY idx_reference_entries CROSS JOIN resources t ' +
-        `WHERE e.id = j.value AND e.type = ?${filters.join('')} AND t.type = e.target_type AND t.id = e.target_id AND t.deleted = 0 ` +
-        'ORDER BY t.type, t.id LIMIT ?',
-      [...args, limit],
-    );
-  }
-
-  /** Current resources of spec.sourceType whose reference entries point at `type` resources `ids`. */
-  private includeReverse(spec: IncludeSpec, type: string, ids: string[], limit: number): { t: string; i: string; s: number }[] {
-    const filters: string[] = [];
-    const args: SqlValue[] = [JSON.stringify(ids), type];
-    if (spec.sourceType !== '*') { filters.push(' AND e.type = ?'); args.push(spec.sourceType); }
-    if (spec.param !== undefined) { filters.push(' AND e.param = ?'); args.push(spec.param); }
-    return this.all<{ t: string; i: string; s: number }>(
-      'SELECT DISTINCT s.type AS t, s.id AS i, s.seq AS s FROM json_each(?) j CROSS JOIN idx_reference e INDEXED BY idx_reference_rev CROSS JOIN resources s ' +
-        `WHERE e.target_id = j.value AND e.target_type = ?${filters.join('')} AND s.type = e.type AND s.id = e.id AND s.deleted = 0 ` +
-        'ORDER BY s.type, s.id LIMIT ?',
-      [...args, limit],
+    const args: SqlValue[] = [JSON.stringify(q.ids), q.type];
+    if (q.param !== undefined) { filters.push(' AND e.param = ?'); args.push(q.param); }
+    if (otherType !== undefined) { filters.push(` AND ${toType} = ?`); args.push(otherType); }
+    return this.all<IncludedRow>(
+      `SELECT DISTINCT r.type AS type, r.id AS id, r.seq AS seq FROM json_each(?) j CROSS JOIN idx_reference e INDEXED BY ${index} CROSS JOIN resources r ` +
+        `WHERE ${idCol} = j.value AND ${typeCol} = ?${filters.join('')} AND r.type = ${toType} AND r.id = ${toId} AND r.deleted = 0 ` +
+        'ORDER BY r.type, r.id LIMIT ?',
+      [...args, q.limit],
     );
   }
 
@@ -407,15 +358,7 @@ function withTotal(result: SearchResult, total: number | undefined): SearchResul
   return result;
 }
 
-function groupByType(rows: { t: string; i: string }[]): Map<string, string[]> {
-  const m = new Map<string, string[]>();
-  for (const r of rows) {
-    const ids = m.get(r.t);
-    if (ids) ids.push(r.i);
-    else m.set(r.t, [r.i]);
-  }
-  return m;
-}
+const keysOf = (row: Row): SqlValue[] => row.k;
 
 /**
  * Rows strictly after (or, `after` false, before) the boundary `values` in the order of `keys`,
@@ -429,29 +372,19 @@ export function seekPredicate(keys: SeekKey[], values: SqlValue[], after: boolea
     if (keys.length === 1) return { sql: `${keys[0].expr} ${op} ?`, args: [values[0]] };
     return { sql: `(${keys.map((k) => k.expr).join(', ')}) ${op} (${keys.map(() => '?').join(', ')})`, args: [...values] };
   }
-  const disjuncts: string[] = [];
-  const args: SqlValue[] = [];
-  const equal: { sql: string; args: SqlValue[] }[] = [];
-  keys.forEach((k, j) => {
-    const v = values[j];
-    let beyond: { sql: string; args: SqlValue[] } | undefined;
-    if (after) {
-      // Nothing sorts after a null (nulls last); after a value come larger (smaller) values and nulls.
-      if (v !== null) beyond = { sql: `(${k.expr} ${k.desc ? '<' : '>'} ?${k.nullable ? ` OR ${k.expr} IS NULL` : ''})`, args: [v] };
-    } else {
-      beyond = v === null ? { sql: `${k.expr} IS NOT NULL`, args: [] } : { sql: `${k.expr} ${k.desc ? '>' : '<'} ?`, args: [v] };
-    }
-    if (beyond) {
-      disjuncts.push([...equal.map((e) => e.sql), beyond.sql].join(' AND '));
-      for (const e of equal) args.push(...e.args);
-      args.push(...beyond.args);
-    }
-    equal.push(v === null ? { sql: `${k.expr} IS NULL`, args: [] } : { sql: `${k.expr} = ?`, args: [v] });
-  });
-  if (inclusive) {
-    disjuncts.push(equal.map((e) => e.sql).join(' AND '));
-    for (const e of equal) args.push(...e.args);
-  }
+  const disjuncts = seekDisjuncts(keys, values, after, inclusive, SQL_SEEK);
   if (disjuncts.length === 0) return { sql: '0', args: [] };
-  return { sql: disjuncts.map((d) => `(${d})`).join(' OR '), args };
+  return {
+    sql: disjuncts.map((d) => `(${d.map((f) => f.sql).join(' AND ')})`).join(' OR '),
+    args: disjuncts.flatMap((d) => d.flatMap((f) => f.args)),
+  };
 }
+
+/** The seek's comparisons in SQL (nulls last: after a value come larger (smaller) values and nulls). */
+const SQL_SEEK: SeekTerms<SeekKey, Fragment> = {
+  beyond: (k, v, after) => {
+    if (after) return { sql: `(${k.expr} ${k.desc ? '<' : '>'} ?${k.nullable ? ` OR ${k.expr} IS NULL` : ''})`, args: [v] };
+    return v === null ? { sql: `${k.expr} IS NOT NULL`, args: [] } : { sql: `${k.expr} ${k.desc ? '>' : '<'} ?`, args: [v] };
+  },
+  equal: (k, v) => (v === null ? { sql: `${k.expr} IS NULL`, args: [] } : { sql: `${k.expr} = ?`, args: [v] }),
+};

@@ -6,6 +6,9 @@ import { errors } from '../../fhir/errors.js';
 import type { IndexEntry } from '../../search/index-entries.js';
 import type { SearchPlan } from '../../search/plan.js';
 import type { HistoryPage, HistoryQuery, ResourceVersion, SearchResult, Store, StoreReader, StoreTx, WriteOp } from '../port.js';
+import { keysetBatches, reindexInBatches, STREAM_BATCH } from '../batches.js';
+import { historyPage } from '../page.js';
+import { checkNextVersion } from '../versions.js';
 import { INDEX_TABLES, migrate } from './schema.js';
 import { SqliteSearch, type SqliteSearchOptions } from './search.js';
 import { toVersion, VERSION_COLUMNS, type VersionRow } from './versions.js';
@@ -21,11 +24,6 @@ export interface SqliteStoreOptions {
   /** Tuning of the search executor (tests use it to force one page strategy or another). */
   search?: SqliteSearchOptions;
 }
-
-/** Resources per reindex transaction. */
-const REINDEX_BATCH = 500;
-/** Resources per stream batch. */
-const STREAM_BATCH = 1000;
 
 /** Statements that read; prepared once per connection. */
 class Reads implements StoreReader {
@@ -76,9 +74,7 @@ class Reads implements StoreReader {
     const rows = this.db
       .prepare(`SELECT ${VERSION_COLUMNS} FROM history h ${pageWhere} ORDER BY ${instance ? 'h.version' : 'h.seq'} DESC LIMIT ?`)
       .all(...pageArgs, q.count + 1) as VersionRow[];
-    const page: HistoryPage = { versions: rows.slice(0, q.count).map(toVersion), total };
-    if (rows.length > q.count && q.count > 0) page.nextCursor = String(rows[q.count - 1].seq);
-    return page;
+    return historyPage(rows, q.count, total, toVersion, (r) => r.seq);
   }
 
   async search(plan: SearchPlan): Promise<SearchResult> {
@@ -130,10 +126,7 @@ class Writes {
 
   write(op: WriteOp): void {
     const current = this.currentVersion.get(op.resourceType, op.id) as { version: number; seq: number; deleted: number } | undefined;
-    const expected = (current?.version ?? 0) + 1;
-    if (op.versionId !== expected) {
-      throw errors.conflict(`Version conflict on ${op.resourceType}/${op.id}: expected to write version ${expected}, not ${op.versionId}`);
-    }
+    checkNextVersion(op, current?.version);
     const updatedMs = Date.parse(op.lastUpdated);
     const deleted = op.json === undefined;
     const seq = Number(
@@ -237,18 +230,15 @@ export class SqliteStore implements Store {
       `SELECT ${VERSION_COLUMNS} FROM resources r JOIN history h ON h.seq = r.seq ` +
         `WHERE r.type = ? AND r.deleted = 0 AND r.id > ?${since === undefined ? '' : ' AND h.updated_ms >= ?'} ORDER BY r.id LIMIT ?`,
     );
-    let after = '';
-    for (;;) {
-      const args: (string | number)[] = since === undefined ? [resourceType, after] : [resourceType, after, since];
-      const rows = batch.all(...args, STREAM_BATCH) as VersionRow[];
-      for (const row of rows) yield toVersion(row);
-      if (rows.length < STREAM_BATCH) return;
-      after = rows[rows.length - 1].id;
-    }
+    const batches = keysetBatches<VersionRow>(STREAM_BATCH, (after, limit) => {
+      const args: (string | number)[] = since === undefined ? [resourceType, after?.id ?? ''] : [resourceType, after?.id ?? '', since];
+      return batch.all(...args, limit) as VersionRow[];
+    });
+    for await (const rows of batches) for (const row of rows) yield toVersion(row);
   }
 
   /**
-   * Reindexes in batches of REINDEX_BATCH resources in (type, id) order, each batch its own
+   * Reindexes in batches (store/batches.ts) of resources in (type, id) order, each batch its own
    * transaction through the group-commit queue, so writers wait at most one batch. A batch reads
    * its resources inside its transaction, so a concurrent update is never overwritten with entries
    * of the version it replaced. Resources created after the start are reindexed if the walk has
@@ -267,21 +257,12 @@ export class SqliteStore implements Store {
       `SELECT r.type, r.id, h.json FROM resources r JOIN history h ON h.seq = r.seq WHERE ${typeFilter}r.deleted = 0 ` +
         `AND ${resourceType === undefined ? '(r.type, r.id) > (?, ?)' : 'r.id > ?'} ORDER BY r.type, r.id LIMIT ?`,
     );
-    let done = 0;
-    let after: [string, string] = ['', ''];
-    for (;;) {
-      const n = await this.transaction(async () => {
-        const position = resourceType === undefined ? after : [after[1]];
-        const rows = batch.all(...typeArgs, ...position, REINDEX_BATCH) as { type: string; id: string; json: string }[];
-        for (const row of rows) this.writes.replaceEntries(row.type, row.id, extract(row.json));
-        if (rows.length) after = [rows[rows.length - 1].type, rows[rows.length - 1].id];
-        return rows.length;
-      });
-      done += n;
-      if (n > 0) onProgress?.(done, Math.max(total, done));
-      if (n < REINDEX_BATCH) break;
-    }
-    return done;
+    return reindexInBatches<{ type: string; id: string; json: string }>(total, onProgress, (after, limit) => this.transaction(async () => {
+      const position = resourceType === undefined ? [after?.type ?? '', after?.id ?? ''] : [after?.id ?? ''];
+      const rows = batch.all(...typeArgs, ...position, limit) as { type: string; id: string; json: string }[];
+      for (const row of rows) this.writes.replaceEntries(row.type, row.id, extract(row.json));
+      return rows;
+    }));
   }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {

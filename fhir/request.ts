@@ -1,5 +1,5 @@
 import { isResourceType } from './definitions.js';
-import { errors } from './errors.js';
+import { errors, FhirError } from './errors.js';
 
 /**
  * The one FHIR request parser (R4 http.html). An HTTP method and a path relative to the FHIR base
@@ -43,6 +43,20 @@ export interface FhirRequest {
   searchInBody?: boolean;
   /** The query string as sent, without the `?` ('' when none). */
   query: string;
+}
+
+/** What a refused path still names (its type, id and version), so that the refusal can be audited against it. */
+export interface PathTarget {
+  type?: string;
+  id?: string;
+  version?: string;
+}
+
+/** The parser's refusal of a path, with what the path names. */
+export class RefusedRequest extends FhirError {
+  constructor(cause: FhirError, readonly target: PathTarget) {
+    super(cause.status, cause.issues, cause.headers);
+  }
 }
 
 /** The methods each path shape answers, for a 405's Allow header. */
@@ -89,9 +103,27 @@ export function parseFhirRequest(method: string, pathAndQuery: string): FhirRequ
   const q = pathAndQuery.indexOf('?');
   const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
   const query = q < 0 ? '' : pathAndQuery.slice(q + 1);
+  const segments = segmentsOf(path);
+  try {
+    return parseSegments(method, segments, query, `/${path.replace(/^\/+/, '')}`);
+  } catch (error) {
+    if (!(error instanceof FhirError)) throw error;
+    const [a, b, c, d] = segments;
+    const target: PathTarget = {};
+    if (a !== undefined && isResourceType(a)) {
+      target.type = a;
+      if (b !== undefined && !b.startsWith('_') && !b.startsWith('$')) {
+        target.id = b;
+        if (c === '_history' && d !== undefined) target.version = d;
+      }
+    }
+    throw new RefusedRequest(error, target);
+  }
+}
+
+function parseSegments(method: string, segments: string[], query: string, shown: string): FhirRequest {
   const m = asGet(method);
-  const shown = `/${path.replace(/^\/+/, '')}`;
-  const [a, b, c, d, ...rest] = segmentsOf(path);
+  const [a, b, c, d, ...rest] = segments;
   const at = (interaction: FhirInteraction, level: FhirLevel, more: Partial<FhirRequest> = {}): FhirRequest =>
     ({ method, interaction, level, query, ...more });
   const noEndpoint = (): never => { throw errors.notFound(`No FHIR endpoint at ${shown}`); };

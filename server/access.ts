@@ -247,6 +247,11 @@ async function checkRestricted(what: AccessRequest, request: FhirRequest, req: R
       // Conditional forms match across every patient: their outcome would tell what lies outside.
       const conditional = what.interaction === 'create' ? req.get('if-none-exist') !== undefined : request.conditional === true;
       if (conditional) throw forbidden(`Conditional ${what.interaction} under a patient-context or query-constrained scope is not supported yet`);
+      // An operation that writes (SCR $setPermission) names no instance to check, and writes more
+      // than the type its row names: refused, as custom operations are (authorizeOperation).
+      if (what.interaction !== 'create' && request.id === undefined || request.interaction === 'operation') {
+        throw forbidden('Operations are not available to patient-context or query-constrained tokens');
+      }
       if (what.interaction !== 'create') await assertInside(request.id!, 'change', what.interaction === 'update');
       return restrictedWrites(access, engine);
     }

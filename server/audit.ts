@@ -6,6 +6,7 @@ import type { InteractionEngine, WriteObserver } from '../resources/engine.js';
 import type { AuditInput, RestInteraction } from '../resources/module.js';
 import type { Spine } from '../resources/spine.js';
 import type { WriteSession } from '../resources/write-session.js';
+import { RefusedRequest } from '../fhir/request.js';
 import { isPublic } from './access.js';
 import type { RequestContext } from './context.js';
 import type { Resolved } from './route-table.js';
@@ -64,9 +65,10 @@ interface Target {
 }
 
 /** What the request was, as the audit records it: from the parsed request and its route. */
-function targetOf(ctx: RequestContext, resolved: Resolved | undefined): Target {
+function targetOf(ctx: RequestContext, resolved: Resolved | undefined, unroutable: unknown): Target {
   const request = ctx.request;
   const target: Target = { query: request?.query ?? '', isPublic: isPublic(ctx, resolved) };
+  if (!request && unroutable instanceof RefusedRequest) return { ...target, ...unroutable.target }; // what the refused path names
   const access = resolved?.access;
   if (access === 'bundle') target.interaction = 'transaction'; // refined from the response Bundle's type
   else if (access === 'by-body') target.interaction = 'operation';
@@ -191,8 +193,10 @@ export function auditTrail(engine: InteractionEngine, spine: Spine, logger: Logg
         ...(query ? { query } : {}), ...(diagnostics ? { outcomeDesc: diagnostics } : {}),
       })];
     }
-    if (!target.interaction || unaudited(target.type)) return [];
-    if (status >= 400) return pathPatient && !audited.has(pathPatient) ? [one(target.interaction, pathPatient, instance)] : [];
+    // A failed request on a patient's path is recorded against that patient, whatever refused it
+    // (a path no route serves included: what it tried still names the patient).
+    if (status >= 400 && pathPatient !== undefined) return audited.has(pathPatient) ? [] : [one(target.interaction ?? 'operation', pathPatient, instance)];
+    if (!target.interaction || unaudited(target.type) || status >= 400) return [];
 
     if (body?.resourceType === 'Bundle') {
       // Entries without a resource (a write answered with Prefer: return=minimal) disclose nothing;
@@ -219,9 +223,9 @@ export function auditTrail(engine: InteractionEngine, spine: Spine, logger: Logg
    * are durable, and runs `next` under the write observer that audits its writes in their
    * transactions. Public requests (the CapabilityStatement) and AUDIT=off run `next` as they are.
    */
-  return <T>(req: Request, res: Response, ctx: RequestContext, resolved: Resolved | undefined, next: () => T): T => {
+  return <T>(req: Request, res: Response, ctx: RequestContext, resolved: Resolved | undefined, unroutable: unknown, next: () => T): T => {
     if (options.enabled === false) return next();
-    const target = targetOf(ctx, resolved);
+    const target = targetOf(ctx, resolved, unroutable);
     if (target.isPublic) return next();
     /** Patients whose AuditEvents committed with this request's writes. */
     const audited = new Set<string>();

@@ -35,6 +35,11 @@ export function moduleRoutes(routes: readonly ModuleRoute[], engine: Interaction
     calls.set(x, call);
     return call;
   };
+  for (const route of routes) {
+    // The decision is made for the first row before `when` is asked; a row that may pass the
+    // request on must therefore need exactly what the generic row needs.
+    if (route.when && route.access) throw new Error(`A module route with 'when' takes its interaction's own access (${route.interaction} ${route.type ?? ''})`);
+  }
   return routes.map((route): Route => ({
     interaction: route.interaction,
     serves: (r) => (route.type === undefined || r.type === route.type)

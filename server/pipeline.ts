@@ -45,12 +45,14 @@ export function fhirPipeline(deps: PipelineDeps) {
     let resolved: Resolved | undefined;
     let unroutable: unknown;
     try {
-      ctx.request = parseFhirRequest(req.method, req.url);
+      // req.path, not req.url: an absolute-form target (`GET http://host/fhir/Patient/1`) keeps its scheme and host in req.url.
+      const q = req.url.indexOf('?');
+      ctx.request = parseFhirRequest(req.method, q < 0 ? req.path : `${req.path}${req.url.slice(q)}`);
       resolved = resolve(table, ctx.request);
     } catch (err) {
       unroutable = err;
     }
-    await audit(req, res, ctx, resolved, async () => {
+    await audit(req, res, ctx, resolved, unroutable, async () => {
       const writes = await authorizeRequest(accessDeps, req, ctx, resolved, unroutable);
       const x = { req, res, ctx, request: ctx.request!, base: baseUrl(req, config) };
       await (writes ? engine.observeWrites(writes, () => dispatch(resolved!, x)) : dispatch(resolved!, x));

@@ -159,6 +159,26 @@ describe('HTTP: audit of patient-data access (AUDIT=on, AUTH=smart)', function (
     expect(anonymous[0].agent[0].who.display).to.equal('unauthenticated');
   });
 
+  it('a request refused for its path or method (no route serves it) is still recorded against the patient the path names', async () => {
+    // 405: a method the path does not answer; 404: more segments than any FHIR path; both name Patient/pa.
+    const wrongMethod = await as(admin, '/Patient/pa/_history', { method: 'POST', body: {} });
+    expect(wrongMethod.status).to.equal(405);
+    const tooLong = await as(admin, '/Patient/pa/_history/1/extra');
+    expect(tooLong.status).to.equal(404);
+    for (const res of [wrongMethod, tooLong]) {
+      const [event, ...rest] = await audits(res, '&patient=Patient/pa');
+      expect(rest).to.deep.equal([]);
+      expect([event.outcome, patientOf(event)]).to.deep.equal(['4', 'Patient/pa']);
+    }
+    // Without a token the 401 comes first, and names the patient too.
+    const requestId = randomUUID();
+    const noToken = await server.fhir('/Patient/pa', { method: 'POST', body: {}, headers: { 'X-Request-ID': requestId } });
+    expect(noToken.status).to.equal(401);
+    const events = (await as(admin, '/AuditEvent?patient=Patient/pa&outcome=4&_count=1000')).json.entry.map((x: any) => x.resource)
+      .filter((e: any) => ofRequest(e, requestId));
+    expect(events).to.have.length(1);
+  });
+
   it('requests that touch no patient data write nothing; reading AuditEvents is not itself audited', async () => {
     const before = await total();
     expect((await as(admin, '/Organization/ORG1')).status).to.equal(200);

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { expect } from 'chai';
 import { samplePatient, startTestServer, type TestServer } from '../support/server.js';
 
@@ -31,6 +32,18 @@ describe('HTTP: every error is an OperationOutcome with the right status', () =>
     const res = await fetch(`http://127.0.0.1:${server.port}/elsewhere`);
     expect(res.status).to.equal(404);
     expect((await res.json()).resourceType).to.equal('OperationOutcome');
+  });
+
+  it('an absolute-form request target (RFC 9112 §3.2.2, as proxies send it) is served like its origin form', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path: `http://127.0.0.1:${server.port}/fhir/Patient?_count=1&_format=json` }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).to.equal(200);
   });
 
   it('an unknown operation: 404 naming the operation, at every level', async () => {

@@ -295,6 +295,23 @@ describe('HTTP: Summary Care Record API (AUTH=smart)', function () {
       expect((await readRecord(uuid, ptv)).status).to.equal(200);
     });
 
+    it('a patient-context or query-constrained token cannot set a permission (403, and the permission is unchanged)', async () => {
+      const own = nhs('999000006');
+      expect((await setPermission(own, 'Ask')).status).to.equal(200);
+      const callers: Caller[] = [
+        { scope: 'patient/Consent.cu patient/DocumentReference.cu', patient: own, fhirUser: `Patient/${own}` },
+        { scope: 'patient/Consent.cu', patient: own, fhirUser: 'Practitioner/dr-a', roles: ['R8000'] },
+        { scope: 'user/Consent.cu?status=inactive', fhirUser: 'Practitioner/dr-a', roles: ['R8000'] },
+      ];
+      for (const caller of callers) {
+        const res = await as(caller, '/$setPermission', { method: 'POST', body: permissionBody(own, 'No') });
+        expect(res.status, `${caller.scope}: ${res.text}`).to.equal(403);
+        expect(res.json.resourceType).to.equal('OperationOutcome');
+      }
+      const pointer = await pointerOf(own);
+      expect(pointer.status).to.equal(200); // still Ask: a No would refuse this read
+    });
+
     it('Yes is legacy and treated as Ask: the label says Yes, the reader still asserts', async () => {
       expect((await setPermission(later, 'Yes')).status).to.equal(200);
       const pointer = await pointerOf(later);

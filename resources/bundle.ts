@@ -164,7 +164,7 @@ function parseEntry(e: BundleEntry, index: number, baseUrl: string): ParsedEntry
   }
   const method = request.method.toUpperCase() as Method;
   if (!(method in ORDER)) throw at(`unsupported method '${request.method}'`);
-  const url = stripBase(request.url, baseUrl);
+  const url = entryPath(request.url, baseUrl);
   if (e.fullUrl !== undefined && typeof e.fullUrl !== 'string') throw at('fullUrl must be a string');
   const entry: ParsedEntry = { index, method, url, fullUrl: e.fullUrl, resource: e.resource as Resource | undefined };
   if (method !== 'GET' && method !== 'HEAD') entry.target = parseTarget(method, url, at);
@@ -186,7 +186,8 @@ function parseEntry(e: BundleEntry, index: number, baseUrl: string): ParsedEntry
   return entry;
 }
 
-function stripBase(url: string, baseUrl: string): string {
+/** A Bundle entry's request url relative to the FHIR base (the access check of server/ reads it the same way). */
+export function entryPath(url: string, baseUrl: string): string {
   if (url.startsWith(`${baseUrl}/`)) return url.slice(baseUrl.length + 1);
   return url.replace(/^\/+/, '');
 }

@@ -90,9 +90,9 @@ export async function authorizeRequest(
   } catch {
     throw unauthenticated('The access token is not valid (expired, revoked, or not issued for this server)', 'invalid_token');
   }
-  ctx.who = requesterOf(claims); // for the audit trail, denials included
-  ctx.authenticated = true;
   const grant = ctx.grant = grantOf(claims);
+  ctx.who = requesterOf(claims, grant); // for the audit trail, denials included
+  ctx.authenticated = true;
   ctx.decide = (request) => decide(request, grant, spine.accessRules);
   if (unroutable) throw unroutable;
   const request = ctx.request!;
@@ -284,9 +284,8 @@ function restrictedWrites(access: Access, engine: InteractionEngine): WriteObser
   };
 }
 
-/** Who a verified token speaks for (never the token itself). */
-export function requesterOf(claims: Record<string, unknown>): Requester {
-  const grant = grantOf(claims);
+/** Who a verified token speaks for (never the token itself), given the grant read from the same claims. */
+export function requesterOf(claims: Record<string, unknown>, grant: Grant): Requester {
   const who: Requester = { clientId: String(claims.client_id ?? claims.sub ?? 'unknown'), privileged: false };
   if (grant.user) who.user = grant.user;
   if (grant.orgCode !== undefined) who.orgCode = grant.orgCode;

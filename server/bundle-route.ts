@@ -2,7 +2,7 @@ import type { Bundle } from 'fhir/r4.js';
 import type { Logger } from 'pino';
 import { errors } from '../fhir/errors.js';
 import { parseFhirRequest, queryPairs, type FhirRequest } from '../fhir/request.js';
-import { processBundle, type BundleOptions } from '../resources/bundle.js';
+import { entryPath, processBundle, type BundleOptions } from '../resources/bundle.js';
 import { forbidden, restricts, unappliedRestriction } from './access.js';
 import type { RequestContext } from './context.js';
 import { returnPreference } from './preconditions.js';
@@ -37,11 +37,6 @@ export function bundleHandler(deps: SearchDeps, logger: Logger, accessOf: (reque
   };
 }
 
-/** An entry's url relative to the base, as the parser takes it. */
-function relative(url: string, base: string): string {
-  return url.startsWith(base) ? url.slice(base.length) : url;
-}
-
 /**
  * Every entry of a batch or transaction must be allowed on its own, before any runs: a transaction
  * is all or nothing, and a batch must not become a way round the decision. Restricted grants
@@ -56,7 +51,7 @@ function checkEntries(body: Bundle, ctx: RequestContext, deps: SearchDeps, base:
     let access: RouteAccess;
     let request: FhirRequest;
     try {
-      request = parseFhirRequest(rawMethod.toUpperCase(), relative(url, base)); // the method as the bundle processor reads it
+      request = parseFhirRequest(rawMethod.toUpperCase(), entryPath(url, base)); // the method as the bundle processor reads it
       access = accessOf(request);
     } catch {
       throw forbidden(`Bundle.entry[${index}]: the request cannot be authorised (unknown path or method)`);
@@ -73,10 +68,10 @@ function checkEntries(body: Bundle, ctx: RequestContext, deps: SearchDeps, base:
   }
 }
 
-/** A GET entry: read (`Type/id`), vread (`Type/id/_history/n`) or search (`Type?...`). */
+/** A GET entry (its url already relative to the base): read (`Type/id`), vread (`Type/id/_history/n`) or search (`Type?...`). */
 async function runGet(x: Exchange, deps: SearchDeps, url: string): ReturnType<BundleOptions['runGet']> {
   const { engine, config } = deps;
-  const request = parseFhirRequest('GET', relative(url, x.base));
+  const request = parseFhirRequest('GET', url);
   switch (request.interaction) {
     case 'search-type': {
       const type = request.type!;

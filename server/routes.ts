@@ -18,8 +18,8 @@ import { moduleRoutes } from './module-routes.js';
 import { etag, ifMatch, notModified, returnPreference } from './preconditions.js';
 import { reindexHandler } from './reindex.js';
 import { jsonBody, sendFhir } from './representation.js';
-import { defaultAccess, resolve, type Exchange, type Route, type RouteAccess } from './route-table.js';
-import { runSearch, scoredSearchText } from './search.js';
+import { defaultAccess, resolve, type Exchange, type Route } from './route-table.js';
+import { runSearch, scoredSearchText, systemTypes } from './search.js';
 import { terminologyHandler } from './terminology.js';
 import { validateHandler } from './validate.js';
 import { ifNoneExist, patchBody, criteriaFrom } from './write-requests.js';
@@ -32,15 +32,7 @@ export interface RouteDeps {
   logger: Logger;
 }
 
-/** The permission of an interaction on the request's type. */
-const onType = (interaction: 'search-type' | 'operation'): RouteAccess => (r) => ({ interaction, resourceTypes: [r.type!] });
-const own = defaultAccess;
 
-/** System search covers `_type`'s types, or every type when it is absent. */
-export function systemTypes(request: FhirRequest): string[] {
-  const listed = queryPairs(request).filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
-  return listed.length ? [...new Set(listed)] : [...resourceTypes().keys()];
-}
 
 /** Operations at a level, by name (and, for type-level ones, limited to some types). */
 function operation(name: string, levels: FhirRequest['level'][], types?: readonly string[]) {
@@ -111,7 +103,7 @@ async function runOperation(x: Exchange, engine: InteractionEngine, op: Operatio
 /** The generic rows: every R4 interaction vertebra implements, and its operations. */
 export function routeTable({ engine, config, spine, startedAt, logger }: RouteDeps): Route[] {
   const searchDeps = { engine, config, spine };
-  const search = (fromBody: boolean) => (x: Exchange) => runSearch(x, searchDeps, fromBody);
+  const search = (x: Exchange) => runSearch(x, searchDeps, x.request.searchInBody === true);
   const history = async (x: Exchange) => {
     sendFhir(x.req, x.res, 200, await historyOf(x, engine, config, { resourceType: x.request.type, id: x.request.id }));
   };
@@ -133,10 +125,9 @@ export function routeTable({ engine, config, spine, startedAt, logger }: RouteDe
       ], new Set(table.map((r) => r.interaction)))) },
 
     // Search (R4 search.html): system level, type level, compartment; GET and POST _search.
-    { interaction: 'search-system', access: (r) => ({ interaction: 'search-system', resourceTypes: systemTypes(r) }),
-      handle: (x) => search(x.request.searchInBody === true)(x) },
-    { interaction: 'search-type', access: own('search-type'), handle: (x) => search(x.request.searchInBody === true)(x) },
-    { interaction: 'search-compartment', access: own('search-compartment'),
+    { interaction: 'search-system', access: (r) => ({ interaction: 'search-system', resourceTypes: systemTypes(queryPairs(r)) }), handle: search },
+    { interaction: 'search-type', access: defaultAccess('search-type'), handle: search },
+    { interaction: 'search-compartment', access: defaultAccess('search-compartment'),
       async handle(x) {
         const { compartment, type } = x.request as Required<Pick<FhirRequest, 'compartment' | 'type'>>;
         engine.assertId(compartment.type, compartment.id);
@@ -147,14 +138,14 @@ export function routeTable({ engine, config, spine, startedAt, logger }: RouteDe
 
     // History (R4 http.html#history).
     { interaction: 'history-system', access: () => ({ interaction: 'history-system', resourceTypes: [...resourceTypes().keys()] }), handle: history },
-    { interaction: 'history-type', access: own('history-type'), handle: history },
-    { interaction: 'history-instance', access: own('history-instance'), handle: history },
+    { interaction: 'history-type', access: defaultAccess('history-type'), handle: history },
+    { interaction: 'history-instance', access: defaultAccess('history-instance'), handle: history },
 
     // Instances.
-    { interaction: 'read', access: own('read'), handle: async (x) => sendVersion(x, engine, await engine.read(x.request.type!, x.request.id!)) },
-    { interaction: 'vread', access: own('vread'),
+    { interaction: 'read', access: defaultAccess('read'), handle: async (x) => sendVersion(x, engine, await engine.read(x.request.type!, x.request.id!)) },
+    { interaction: 'vread', access: defaultAccess('vread'),
       handle: async (x) => sendVersion(x, engine, await engine.vread(x.request.type!, x.request.id!, x.request.version!)) },
-    { interaction: 'create', access: own('create'),
+    { interaction: 'create', access: defaultAccess('create'),
       async handle(x) {
         const type = x.request.type!;
         const body = jsonBody(x.req);
@@ -165,21 +156,21 @@ export function routeTable({ engine, config, spine, startedAt, logger }: RouteDe
         sendWrite(x, engine, await engine.create(type, body, ifNoneExist(x.req)));
       } },
     // Update, patch and delete, plain and conditional (R4 http.html#cond-update, #patch, #cdelete).
-    { interaction: 'update', access: own('update'),
+    { interaction: 'update', access: defaultAccess('update'),
       async handle(x) {
         const { type, id, conditional } = x.request;
         sendWrite(x, engine, conditional
           ? await engine.conditionalUpdate(type!, requiredCriteria(x), jsonBody(x.req), { ifMatch: ifMatch(x.req) })
           : await engine.update(type!, id!, jsonBody(x.req), { ifMatch: ifMatch(x.req) }));
       } },
-    { interaction: 'patch', access: own('patch'),
+    { interaction: 'patch', access: defaultAccess('patch'),
       async handle(x) {
         const { type, id, conditional } = x.request;
         sendWrite(x, engine, conditional
           ? await engine.conditionalPatch(type!, requiredCriteria(x), patchBody(x.req), { ifMatch: ifMatch(x.req) })
           : await engine.patch(type!, id!, patchBody(x.req), { ifMatch: ifMatch(x.req) }));
       } },
-    { interaction: 'delete', access: own('delete'),
+    { interaction: 'delete', access: defaultAccess('delete'),
       async handle(x) {
         const { type, id, conditional } = x.request;
         if (!conditional) {
@@ -198,12 +189,12 @@ export function routeTable({ engine, config, spine, startedAt, logger }: RouteDe
 
     // Operations.
     { interaction: 'operation', serves: operation('reindex', ['system', 'type']), methods: ['POST'], access: 'admin', handle: reindexHandler(engine) },
-    { interaction: 'operation', serves: operation('validate', ['type', 'instance']), methods: ['GET', 'POST'], access: onType('operation'), handle: validateHandler(engine) },
-    { interaction: 'operation', serves: operation('match', ['type']), methods: ['POST'], access: onType('search-type'),
+    { interaction: 'operation', serves: operation('validate', ['type', 'instance']), methods: ['GET', 'POST'], access: defaultAccess('operation'), handle: validateHandler(engine) },
+    { interaction: 'operation', serves: operation('match', ['type']), methods: ['POST'], access: defaultAccess('search-type'),
       handle: async (x) => sendFhir(x.req, x.res, 200, scoredSearchText(await engine.match(x.request.type!, jsonBody(x.req), x.ctx.who), x.base, `${x.request.type}/$match`, [])) },
     ...TERMINOLOGY_OPERATIONS.map((op): Route => ({
       interaction: 'operation', serves: operation(op.name, op.instance ? ['type', 'instance'] : ['type'], [op.type]),
-      methods: ['GET', 'POST'], access: onType('operation'), handle: terminologyHandler(engine, op),
+      methods: ['GET', 'POST'], access: defaultAccess('operation'), handle: terminologyHandler(engine, op),
     })),
     // Custom operations of the Spine modules (EPS: POST /$process-message, POST /Task/$release).
     { interaction: 'operation', methods: ['POST'], access: 'by-body',

@@ -9,7 +9,7 @@ import type { Reader, ScoredSearchResult } from '../resources/hooks.js';
 import { isSubsetting, parseSubsetting, subset, type Subsetting } from '../resources/subsetting.js';
 import type { Condition, SearchPlan } from '../search/plan.js';
 import type { ResourceVersion, SearchResult } from '../store/port.js';
-import { forbidden, restrictionFor, restricts } from './access.js';
+import { forbidden, restrictionFor, restricts, unappliedRestriction } from './access.js';
 import type { Access, RequestContext } from './context.js';
 import type { Config } from './config.js';
 import type { Exchange } from './route-table.js';
@@ -51,8 +51,8 @@ function subsettingOf(pairs: [string, string][]): Subsetting {
   return parseSubsetting(record);
 }
 
-/** System search covers `_type`'s types, or every type when it is absent. */
-function systemTypes(pairs: [string, string][]): string[] {
+/** System search covers `_type`'s types, or every type when it is absent (the search and its access decision alike). */
+export function systemTypes(pairs: [string, string][]): string[] {
   const given = pairs.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
   return given.length ? [...new Set(given)] : [...resourceTypes().keys()];
 }
@@ -166,7 +166,7 @@ async function readableIncluded(
     const decision = decide({ interaction: 'read', resourceTypes: [type] });
     if (!decision.allow) continue;
     // A module's restriction of the type (a privacy officer's AuditEvents) needs the request's context: left out.
-    if (spine.restrictions.some((r) => r.resourceType === type && r.appliesTo(who))) continue;
+    if (unappliedRestriction(spine, who, decision)) continue;
     if (!restricts(decision.byType[type])) {
       list.forEach((v) => kept.add(v));
       continue;

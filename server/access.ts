@@ -96,14 +96,14 @@ export async function authorizeRequest(
   ctx.decide = (request) => decide(request, grant, spine.accessRules);
   if (unroutable) throw unroutable;
   const request = ctx.request!;
-  const need = resolved!.access;
+  const { access: need } = resolved!;
   if (need === 'admin') {
     const full = grant.scopes.resources.some((s) => s.context === 'system' && s.resourceType === '*' && s.permissions.size === 5 && !s.query);
     if (!full) throw forbidden('This operation needs system/*.cruds (or system/*.*)');
     return undefined;
   }
   if (need === 'bundle' || need === 'by-body' || need === 'public') return undefined; // bundles decide per entry, operations per what their body asks
-  const what = accessRequest(need(request));
+  const what = accessRequest(resolved!.need!);
   const decision = ctx.decide(what);
   if (!decision.allow) throw forbidden(decision.reason);
   await applyRestrictions(spine, ctx.who, decision, what, (name) => req.get(name), engine);

@@ -72,7 +72,7 @@ function targetOf(ctx: RequestContext, resolved: Resolved | undefined, unroutabl
   const access = resolved?.access;
   if (access === 'bundle') target.interaction = 'transaction'; // refined from the response Bundle's type
   else if (access === 'by-body') target.interaction = 'operation';
-  else if (typeof access === 'function') target.interaction = access(request!).interaction as RestInteraction;
+  else if (resolved?.need) target.interaction = resolved.need.interaction as RestInteraction;
   if (request?.type !== undefined && request.compartment === undefined) {
     target.type = request.type;
     if (request.id !== undefined) {

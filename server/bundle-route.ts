@@ -7,15 +7,15 @@ import { forbidden, restricts, unappliedRestriction } from './access.js';
 import type { RequestContext } from './context.js';
 import { returnPreference } from './preconditions.js';
 import { jsonBody, sendFhir } from './representation.js';
-import type { Exchange, RouteAccess } from './route-table.js';
+import type { Exchange, Resolved } from './route-table.js';
 import { includedFilter, searchBundleText, type SearchDeps, type SearchScope } from './search.js';
 
 /**
  * `POST /` with a batch or transaction Bundle (R4 http.html#transaction). Each entry's url is read
  * by the same parser as an HTTP request (fhir/request.ts), and its access need is the route
- * table's for the same request (`accessOf`).
+ * table's for the same request (`resolveEntry`).
  */
-export function bundleHandler(deps: SearchDeps, logger: Logger, accessOf: (request: FhirRequest) => RouteAccess) {
+export function bundleHandler(deps: SearchDeps, logger: Logger, resolveEntry: (request: FhirRequest) => Resolved) {
   const { engine, config } = deps;
   return async (x: Exchange): Promise<void> => {
     const body = jsonBody(x.req) as Bundle;
@@ -24,7 +24,7 @@ export function bundleHandler(deps: SearchDeps, logger: Logger, accessOf: (reque
     if (count > config.maxBundleEntries) {
       throw errors.payloadTooLarge(`The Bundle has ${count} entries; this server accepts at most ${config.maxBundleEntries}`);
     }
-    if (x.ctx.decide) checkEntries(body, x.ctx, deps, x.base, accessOf);
+    if (x.ctx.decide) checkEntries(body, x.ctx, deps, x.base, resolveEntry);
     const options: BundleOptions = {
       runGet: (url) => runGet(x, deps, url),
       returnPreference: returnPreference(x.req),
@@ -43,22 +43,20 @@ export function bundleHandler(deps: SearchDeps, logger: Logger, accessOf: (reque
  * (patient context, v2 constraints, a module's restriction) cannot be applied entry by entry yet
  * and are refused.
  */
-function checkEntries(body: Bundle, ctx: RequestContext, deps: SearchDeps, base: string, accessOf: (request: FhirRequest) => RouteAccess): void {
+function checkEntries(body: Bundle, ctx: RequestContext, deps: SearchDeps, base: string, resolveEntry: (request: FhirRequest) => Resolved): void {
   for (const [index, entry] of (Array.isArray(body?.entry) ? body.entry : []).entries()) {
     const rawMethod = entry?.request?.method;
     const url = entry?.request?.url;
     if (typeof rawMethod !== 'string' || typeof url !== 'string') continue; // malformed: the bundle processor refuses it
-    let access: RouteAccess;
-    let request: FhirRequest;
+    let resolved: Resolved;
     try {
-      request = parseFhirRequest(rawMethod.toUpperCase(), entryPath(url, base)); // the method as the bundle processor reads it
-      access = accessOf(request);
+      resolved = resolveEntry(parseFhirRequest(rawMethod.toUpperCase(), entryPath(url, base))); // the method as the bundle processor reads it
     } catch {
       throw forbidden(`Bundle.entry[${index}]: the request cannot be authorised (unknown path or method)`);
     }
-    if (access === 'public') continue;
-    if (typeof access !== 'function') throw forbidden(`Bundle.entry[${index}]: this operation cannot run inside a Bundle`);
-    const decision = ctx.decide!(access(request));
+    if (resolved.access === 'public') continue;
+    if (!resolved.need) throw forbidden(`Bundle.entry[${index}]: this operation cannot run inside a Bundle`);
+    const decision = ctx.decide!(resolved.need);
     if (!decision.allow) throw forbidden(`Bundle.entry[${index}]: ${decision.reason}`);
     const restriction = unappliedRestriction(deps.spine, ctx.who, decision);
     if (restriction) throw forbidden(`Bundle.entry[${index}]: ${restriction}, which entries cannot apply yet`);

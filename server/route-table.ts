@@ -61,6 +61,8 @@ export interface Route {
 export interface Resolved {
   rows: Route[];
   access: RouteAccess;
+  /** When `access` is a function: the permission this request needs, worked out once (access decision and audit read it). */
+  need?: AccessNeedOrSystem;
 }
 
 /** Finds the rows for a parsed request: 404 for an unknown operation, 405 for a method a row does not answer. */
@@ -80,7 +82,8 @@ export function resolve(table: readonly Route[], request: FhirRequest): Resolved
     const name = request.operation ? `$${request.operation}` : request.interaction === 'capabilities' ? 'metadata' : request.interaction;
     throw errors.methodNotAllowed(`${request.method} is not supported on ${name}`, allow);
   }
-  return { rows: allowed, access: allowed[0].access };
+  const { access } = allowed[0];
+  return typeof access === 'function' ? { rows: allowed, access, need: access(request) } : { rows: allowed, access };
 }
 
 /** Runs the first row that takes the exchange. */

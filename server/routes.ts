@@ -185,7 +185,7 @@ export function routeTable({ engine, config, spine, startedAt, logger }: RouteDe
           : `Deleted ${tombstones.map((t) => `${type}/${t.id}`).join(', ')}`);
       } },
 
-    { interaction: 'batch-or-transaction', access: 'bundle', handle: bundleHandler(searchDeps, logger, (request) => resolve(table, request).access) },
+    { interaction: 'batch-or-transaction', access: 'bundle', handle: bundleHandler(searchDeps, logger, (request) => resolve(table, request)) },
 
     // Operations.
     { interaction: 'operation', serves: operation('reindex', ['system', 'type']), methods: ['POST'], access: 'admin', handle: reindexHandler(engine) },
